@@ -1,0 +1,18 @@
+"""The booking HTTP app: `create_app(config=None)`, the Flask tutorial's factory."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from services.booking import api
+from services.booking.bootstrap import bootstrap
+from services.common.config import load_settings
+from services.common.service import Infra, base_app
+
+
+def create_app(config: dict | None = None) -> Flask:
+    infra = Infra.from_settings(load_settings().with_overrides(config))
+    app, smorest = base_app("booking", "Spa booking API", infra)
+    app.extensions["spa"] = bootstrap(infra)
+    smorest.register_blueprint(api.blp)
+    return app

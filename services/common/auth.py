@@ -1,0 +1,118 @@
+"""Bearer API keys. Only a SHA-256 of each key is stored: keys are 32 random bytes,
+so a fast hash is safe (no dictionary to guess from) and keeps every request cheap.
+
+Roles: `admin` (the whole city) and `partner` (a list of studio ids). Out-of-scope
+ids answer 404 (never 403), so a partner cannot probe which ids exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import redis
+from flask import Flask, g, request
+
+from services.common.http import ApiError
+from services.common.redis import key
+
+ROLES = ("admin", "partner")
+PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/docs", "/v1/openapi.json")
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: str
+    studios: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def sees(self, studio: str) -> bool:
+        return self.is_admin or studio in self.studios
+
+
+def hash_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+class KeyStore:
+    def __init__(self, store: redis.Redis, city: str):
+        self.store = store
+        self.keys = key(city, "auth", "keys")
+        self.city = city
+
+    def create(self, name: str, role: str, studios: list[str] | None = None) -> str:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}")
+        api_key = f"spa_{role}_{secrets.token_urlsafe(32)}"
+        self.register(api_key, name, role, studios or [])
+        return api_key
+
+    def register(self, api_key: str, name: str, role: str, studios: list[str]) -> None:
+        record = {"name": name, "role": role, "studios": sorted(studios)}
+        self.store.hset(self.keys, hash_key(api_key), json.dumps(record))
+
+    def lookup(self, api_key: str) -> Principal | None:
+        raw = self.store.hget(self.keys, hash_key(api_key))
+        if raw is None:
+            return None
+        record = json.loads(raw)
+        return Principal(record["name"], record["role"], frozenset(record["studios"]))
+
+    def revoke(self, api_key: str) -> bool:
+        return bool(self.store.hdel(self.keys, hash_key(api_key)))
+
+    def over_limit(self, api_key: str, per_minute: int) -> int:
+        """Seconds to wait when this key used its minute's budget, else 0."""
+        window = int(time.time() // 60)
+        counter = key(self.city, "auth", "rate", hash_key(api_key)[:24], str(window))
+        used, _ = self.store.pipeline().incr(counter).expire(counter, 120).execute()
+        return 60 - int(time.time() % 60) if used > per_minute else 0
+
+
+def install_auth(app: Flask, keys: KeyStore, per_minute: int) -> None:
+    """Every route but the public ones needs a known key."""
+
+    @app.before_request
+    def authenticate():
+        if request.path.startswith(PUBLIC_PATHS) or not request.path.startswith("/v1/"):
+            return
+        api_key = _bearer_token()
+        principal = keys.lookup(api_key) if api_key else None
+        if principal is None:
+            raise ApiError(401, "unauthenticated", "a valid API key is required",
+                           headers={"WWW-Authenticate": "Bearer"})
+        if wait := keys.over_limit(api_key, per_minute):
+            raise ApiError(429, "rate_limited", f"too many requests; retry in {wait} s",
+                           headers={"Retry-After": str(wait)})
+        g.principal = principal
+
+
+def _bearer_token() -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def current_principal() -> Principal:
+    return g.principal
+
+
+def require_admin() -> Principal:
+    principal = current_principal()
+    if not principal.is_admin:
+        raise ApiError(403, "forbidden", "this route needs an admin key")
+    return principal
+
+
+def require_studio(studio: str, what: str = "resource") -> Principal:
+    """The principal, if it may see `studio`; otherwise 404 so ids do not leak."""
+    principal = current_principal()
+    if not principal.sees(studio):
+        raise ApiError(404, "not_found", f"no such {what}")
+    return principal

@@ -1,0 +1,293 @@
+"""The message bus: one durable topic exchange, envelopes, and at-least-once consumers.
+
+Delivery guarantees, named once here and relied on by every service:
+
+- publish: persistent messages on the durable topic exchange `spa.events`; each
+  consuming service owns a durable queue bound by routing key (never fanout: on
+  Redis fanout is PUB/SUB and loses messages while a consumer is down).
+- consume, AT-LEAST-ONCE: a message is acked only after its handler returned (or
+  after it was parked for retry / dead-lettered), so a crash mid-handler means the
+  broker delivers it again.
+- IDEMPOTENT: handlers run at most once per (queue, envelope id): a Redis SET NX
+  marks an id done only after success, so a redelivered duplicate is acked and skipped.
+- RETRY WITH BACKOFF: a handler error parks the message in a Redis sorted set until
+  its next delay has passed, then it goes back on the queue; after the last delay
+  it is DEAD-LETTERED (a Redis list an admin lists and replays with `spa dead-letters`).
+- POISON: an envelope that fails validation can never succeed, so it is
+  dead-lettered at once instead of retried.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+import redis
+from kombu import Connection, Exchange, Producer, Queue
+from kombu.mixins import ConsumerMixin
+from marshmallow import Schema, ValidationError, fields, validate
+
+log = logging.getLogger(__name__)
+
+EVENTS = Exchange("spa.events", type="topic", durable=True)
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Envelope:
+    type: str
+    payload: dict
+    source: str
+    city: str
+    correlation_id: str = ""
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    schema_version: int = SCHEMA_VERSION
+    occurred_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+
+class EnvelopeSchema(Schema):
+    id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    type = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+(\.[a-z_]+)+$"))
+    schema_version = fields.Integer(required=True, validate=validate.Range(min=1))
+    occurred_at = fields.String(required=True)
+    source = fields.String(required=True, validate=validate.Length(min=1))
+    city = fields.String(required=True, validate=validate.Length(min=1))
+    correlation_id = fields.String(load_default="")
+    payload = fields.Dict(required=True)
+
+    @staticmethod
+    def check_instant(text: str) -> None:
+        datetime.fromisoformat(text)
+
+
+def envelope_to_body(envelope: Envelope) -> dict:
+    body = asdict(envelope)
+    errors = EnvelopeSchema().validate(body)
+    if errors:
+        raise ValidationError(errors)
+    return body
+
+
+def envelope_from_body(body: dict | str | bytes) -> Envelope:
+    """Validate an incoming message body; raises ValidationError for anything malformed."""
+    if isinstance(body, bytes | str):
+        try:
+            body = json.loads(body)
+        except ValueError as error:
+            raise ValidationError({"_schema": ["body is not JSON"]}) from error
+    if not isinstance(body, dict):
+        raise ValidationError({"_schema": ["body is not an object"]})
+    data = EnvelopeSchema().load(body)
+    try:
+        EnvelopeSchema.check_instant(data["occurred_at"])
+    except ValueError as error:
+        raise ValidationError({"occurred_at": ["not an RFC 3339 instant"]}) from error
+    return Envelope(**data)
+
+
+def broker_connection(url: str) -> Connection:
+    """A kombu connection. On Redis, unacked messages of a dead consumer come back
+    after `visibility_timeout` seconds instead of kombu's default hour."""
+    return Connection(url, transport_options={"visibility_timeout": 60}, heartbeat=0)
+
+
+def event_queue(name: str, routing_keys: Iterable[str]) -> Queue:
+    """A durable queue owned by one consumer, bound to `spa.events` by routing keys."""
+    from kombu import binding
+
+    return Queue(name, bindings=[binding(EVENTS, routing_key=k) for k in routing_keys],
+                 durable=True)
+
+
+def declare(connection: Connection, queues: Iterable[Queue]) -> None:
+    """Create the exchange, queues and bindings, so nothing published is lost even
+    before the consumer first starts."""
+    with connection.channel() as channel:
+        EVENTS(channel).declare()
+        for queue in queues:
+            queue(channel).declare()
+
+
+class Publisher:
+    """Publishes envelopes as persistent JSON messages, retrying a lost connection."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self._producer: Producer | None = None
+
+    def publish(self, envelope: Envelope) -> None:
+        body = envelope_to_body(envelope)
+        self.producer.publish(
+            body, exchange=EVENTS, routing_key=envelope.type, serializer="json",
+            delivery_mode=2, retry=True, declare=[EVENTS],
+            retry_policy={"max_retries": 3, "interval_start": 0.1, "interval_step": 0.5},
+        )
+
+    @property
+    def producer(self) -> Producer:
+        if self._producer is None:
+            self._producer = Producer(self.connection)
+        return self._producer
+
+
+Handler = Callable[[Envelope], None]
+
+
+class DeadLetters:
+    """Messages that failed for good, kept in Redis per queue: list, count, replay."""
+
+    def __init__(self, store: redis.Redis, prefix: str):
+        self.store = store
+        self.prefix = prefix
+
+    def list_key(self, queue: str) -> str:
+        return f"{self.prefix}:bus:{queue}:dead"
+
+    def add(self, queue: str, body: object, error: str, attempts: int) -> None:
+        entry = {"body": body, "error": error[:2000], "attempts": attempts,
+                 "failed_at": datetime.now(UTC).isoformat()}
+        self.store.rpush(self.list_key(queue), json.dumps(entry, default=str))
+
+    def entries(self, queue: str) -> list[dict]:
+        return [json.loads(raw) for raw in self.store.lrange(self.list_key(queue), 0, -1)]
+
+    def replay(self, queue: str, connection: Connection) -> int:
+        """Put every dead letter back on its queue (fresh attempt count); returns how many."""
+        replayed = 0
+        producer = Producer(connection)
+        while raw := self.store.lpop(self.list_key(queue)):
+            entry = json.loads(raw)
+            producer.publish(entry["body"], exchange="", routing_key=queue, serializer="json",
+                             delivery_mode=2, retry=True)
+            replayed += 1
+        return replayed
+
+
+class EventConsumer:
+    """Runs the handler for one queue's messages with the guarantees in the module doc."""
+
+    def __init__(self, queue: Queue, handlers: dict[str, Handler], store: redis.Redis,
+                 prefix: str, retry_delays_s: tuple[float, ...], dedupe_ttl_s: int):
+        self.queue = queue
+        self.handlers = handlers
+        self.store = store
+        self.prefix = prefix
+        self.retry_delays_s = retry_delays_s
+        self.dedupe_ttl_s = dedupe_ttl_s
+        self.dead_letters = DeadLetters(store, prefix)
+
+    @property
+    def retry_key(self) -> str:
+        return f"{self.prefix}:bus:{self.queue.name}:retry"
+
+    def seen_key(self, envelope_id: str) -> str:
+        return f"{self.prefix}:bus:{self.queue.name}:seen:{envelope_id}"
+
+    def on_message(self, body: object, message) -> None:
+        attempts = int(message.headers.get("x-attempts", 0)) + 1
+        try:
+            envelope = envelope_from_body(body)
+        except ValidationError as error:
+            # Poison: retrying cannot fix a malformed envelope.
+            self.dead_letters.add(self.queue.name, body, f"invalid envelope: {error.messages}",
+                                  attempts)
+            message.ack()
+            return
+        self.handle(envelope, body, attempts)
+        message.ack()  # handled, parked for retry, or dead-lettered: safe to ack now.
+
+    def handle(self, envelope: Envelope, body: object, attempts: int) -> None:
+        handler = self.handlers.get(envelope.type)
+        if handler is None:
+            return  # bound by a wider pattern than we act on: nothing to do.
+        seen = self.seen_key(envelope.id)
+        if not self.store.set(seen, "running", nx=True, ex=300):
+            return  # already handled (or being handled by a twin delivery)
+        try:
+            handler(envelope)
+        except Exception as error:  # noqa: BLE001 - any handler failure is retried
+            self.store.delete(seen)
+            self.retry_or_dead_letter(envelope, body, attempts, error)
+            return
+        self.store.set(seen, "done", ex=self.dedupe_ttl_s)
+
+    def retry_or_dead_letter(self, envelope: Envelope, body: object, attempts: int,
+                             error: Exception) -> None:
+        reason = f"{type(error).__name__}: {error}"
+        if attempts > len(self.retry_delays_s):
+            log.error("dead-lettered", extra={"event_id": envelope.id, "type": envelope.type,
+                                              "queue": self.queue.name, "error": reason})
+            self.dead_letters.add(self.queue.name, body, reason, attempts)
+            return
+        log.warning("handler failed, will retry", extra={
+            "event_id": envelope.id, "type": envelope.type, "attempt": attempts,
+            "error": reason})
+        due = time.time() + self.retry_delays_s[attempts - 1]
+        parked = json.dumps({"body": body, "attempts": attempts, "nonce": uuid.uuid4().hex})
+        self.store.zadd(self.retry_key, {parked: due})
+
+    def requeue_due(self, producer: Producer) -> int:
+        """Move parked messages whose delay has passed back onto the queue."""
+        due = self.store.zrangebyscore(self.retry_key, 0, time.time(), start=0, num=100)
+        for parked in due:
+            entry = json.loads(parked)
+            producer.publish(entry["body"], exchange="", routing_key=self.queue.name,
+                             serializer="json", delivery_mode=2, retry=True,
+                             headers={"x-attempts": entry["attempts"]})
+            self.store.zrem(self.retry_key, parked)
+        return len(due)
+
+
+@dataclass
+class Periodic:
+    """A job the worker runs between messages, at most every `interval_s`."""
+
+    interval_s: float
+    run: Callable[[], object]
+    last: float = 0.0
+
+    def maybe_run(self) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.interval_s:
+            self.last = now
+            try:
+                self.run()
+            except Exception:  # noqa: BLE001 - a periodic job must not stop the worker
+                log.exception("periodic job failed", extra={"job": getattr(self.run, "__name__",
+                                                                              "job")})
+
+
+class Worker(ConsumerMixin):
+    """One process: event consumers, optional RPC servers, and periodic jobs."""
+
+    def __init__(self, connection: Connection, consumers: list[EventConsumer],
+                 rpc_servers: list | None = None, periodic: list[Periodic] | None = None):
+        self.connection = connection
+        self.event_consumers = consumers
+        self.rpc_servers = rpc_servers or []
+        self.periodic = periodic or []
+        self._producer: Producer | None = None
+
+    def get_consumers(self, Consumer, channel):  # noqa: N803 - kombu's signature
+        consumers = [Consumer(queues=[c.queue], callbacks=[c.on_message], accept=["json"],
+                              prefetch_count=10) for c in self.event_consumers]
+        consumers += [server.consumer(Consumer, channel) for server in self.rpc_servers]
+        return consumers
+
+    def on_consume_ready(self, connection, channel, consumers, **kwargs):
+        self._producer = Producer(channel)
+        for server in self.rpc_servers:
+            server.producer = Producer(channel)
+        log.info("worker ready", extra={"queues": [c.queue.name for c in self.event_consumers]})
+
+    def on_iteration(self):
+        if self._producer is not None:
+            for consumer in self.event_consumers:
+                consumer.requeue_due(self._producer)
+        for job in self.periodic:
+            job.maybe_run()

@@ -1,0 +1,82 @@
+"""Every setting, read from the environment in one place.
+
+The README's settings table lists the same names; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(part) for part in text.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    broker_url: str = ""  # empty: the same Redis as redis_url
+    city: str = "london"
+    smtp_url: str = ""  # empty: write mail to a maildir under data_dir/mail
+    mail_from: str = "Spa Reservations <bookings@spa.example>"
+    data_dir: Path = Path(".spa")
+    log_level: str = "INFO"
+    gateway_port: int = 8080
+    booking_port: int = 8001
+    availability_port: int = 8002
+    notifications_port: int = 8003
+    hold_ttl_s: int = 600
+    rpc_timeout_s: float = 5.0
+    bus_retry_delays_s: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
+    dedupe_ttl_s: int = 7 * 24 * 3600
+    rate_limit_per_minute: int = 600
+    webhook_retry_delays_s: tuple[float, ...] = (5.0, 30.0, 120.0, 600.0, 3600.0)
+    webhook_timeout_s: float = 10.0
+    webhook_allow_private: bool = False
+    reminder_offsets_min: tuple[float, ...] = (24 * 60,)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def broker(self) -> str:
+        return self.broker_url or self.redis_url
+
+    def with_overrides(self, overrides: dict | None) -> Settings:
+        """A copy with test or app-factory overrides; unknown names go to `extra`."""
+        if not overrides:
+            return self
+        known = {f.name for f in fields(self)}
+        extra = {**self.extra, **{k: v for k, v in overrides.items() if k not in known}}
+        return replace(self, **{k: v for k, v in overrides.items() if k in known}, extra=extra)
+
+
+def load_settings() -> Settings:
+    """Settings from `SPA_*` environment variables, with the defaults above."""
+    d = Settings()
+    return Settings(
+        redis_url=_env("SPA_REDIS_URL", d.redis_url),
+        broker_url=_env("SPA_BROKER_URL", d.broker_url),
+        city=_env("SPA_CITY", d.city),
+        smtp_url=_env("SPA_SMTP_URL", d.smtp_url),
+        mail_from=_env("SPA_MAIL_FROM", d.mail_from),
+        data_dir=Path(_env("SPA_DATA_DIR", str(d.data_dir))),
+        log_level=_env("SPA_LOG_LEVEL", d.log_level),
+        gateway_port=int(_env("SPA_GATEWAY_PORT", str(d.gateway_port))),
+        booking_port=int(_env("SPA_BOOKING_PORT", str(d.booking_port))),
+        availability_port=int(_env("SPA_AVAILABILITY_PORT", str(d.availability_port))),
+        notifications_port=int(_env("SPA_NOTIFICATIONS_PORT", str(d.notifications_port))),
+        hold_ttl_s=int(_env("SPA_HOLD_TTL_S", str(d.hold_ttl_s))),
+        rpc_timeout_s=float(_env("SPA_RPC_TIMEOUT_S", str(d.rpc_timeout_s))),
+        bus_retry_delays_s=_floats(_env("SPA_BUS_RETRY_DELAYS_S", "1,5,30,120")),
+        dedupe_ttl_s=int(_env("SPA_DEDUPE_TTL_S", str(d.dedupe_ttl_s))),
+        rate_limit_per_minute=int(_env("SPA_RATE_LIMIT_PER_MINUTE", str(d.rate_limit_per_minute))),
+        webhook_retry_delays_s=_floats(_env("SPA_WEBHOOK_RETRY_DELAYS_S", "5,30,120,600,3600")),
+        webhook_timeout_s=float(_env("SPA_WEBHOOK_TIMEOUT_S", str(d.webhook_timeout_s))),
+        webhook_allow_private=_env("SPA_WEBHOOK_ALLOW_PRIVATE", "0") in ("1", "true", "yes"),
+        reminder_offsets_min=_floats(_env("SPA_REMINDER_OFFSETS_MIN", "1440")),
+    )

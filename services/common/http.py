@@ -1,0 +1,241 @@
+"""What the three Flask apps share: problem+json errors, request ids, JSON logs,
+health/readiness/metrics routes, the OpenAPI document and offline Swagger UI."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import swagger_ui_bundle
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    g,
+    has_request_context,
+    jsonify,
+    request,
+    send_from_directory,
+)
+from flask_smorest import Api
+from marshmallow import ValidationError
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from werkzeug.exceptions import HTTPException
+
+from services.common.rpc import RpcError, RpcUnavailable
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+MAX_BODY_BYTES = 64 * 1024
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+REQUESTS = Counter("spa_http_requests_total", "HTTP requests", ["service", "method", "status"])
+LATENCY = Histogram("spa_http_request_seconds", "HTTP request latency", ["service"])
+
+CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+         405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
+         413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
+         429: "rate_limited", 500: "internal_error", 503: "dependency_unavailable"}
+
+
+class ApiError(Exception):
+    """A refusal the client should see as problem+json; `code` is the stable word."""
+
+    def __init__(self, status: int, code: str, detail: str, headers: dict | None = None,
+                 **extra):
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+        self.headers, self.extra = headers or {}, extra
+
+
+def problem(status: int, code: str, detail: str, headers: dict | None = None,
+            **extra) -> Response:
+    title = HTTP_TITLES.get(status, "Error")
+    body = {"type": f"https://spa.example/problems/{code}", "title": title, "status": status,
+            "detail": detail, "code": code, **extra}
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    response.headers.update(headers or {})
+    return response
+
+
+HTTP_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+               405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict",
+               413: "Content Too Large", 415: "Unsupported Media Type",
+               422: "Unprocessable Content", 429: "Too Many Requests",
+               500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+def field_errors(messages: object) -> dict:
+    """webargs nests errors by location ({"json": {...}}); partners want just the fields."""
+    if not isinstance(messages, dict):
+        return {"_schema": messages if isinstance(messages, list) else [str(messages)]}
+    flat: dict = {}
+    for location, errors in messages.items():
+        if location in ("json", "query", "headers", "form", "path") and isinstance(errors, dict):
+            flat.update(errors)
+        else:
+            flat[location] = errors
+    return flat
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    data = getattr(error, "data", None) or {}
+    status = error.code or 500
+    if status == 422 or "messages" in data or "errors" in data:
+        errors = field_errors(data.get("errors") or data.get("messages") or {})
+        if _is_bad_json(errors):
+            return problem(400, "bad_request", "the request body is not valid JSON")
+        return problem(422, "validation_error", "some fields are invalid", errors=errors)
+    return problem(status, CODES.get(status, "error"), error.description or "",
+                   headers=data.get("headers"))
+
+
+def _is_bad_json(errors: dict) -> bool:
+    return any("Invalid JSON body" in str(message) for message in errors.values())
+
+
+def handle_api_error(error: ApiError) -> Response:
+    return problem(error.status, error.code, error.detail, error.headers, **error.extra)
+
+
+def handle_rpc_error(error: RpcError) -> Response:
+    return problem(error.status, error.code, error.detail, **error.extra)
+
+
+def handle_unavailable(error: RpcUnavailable) -> Response:
+    return problem(503, "dependency_unavailable", str(error), headers={"Retry-After": "1"})
+
+
+def handle_validation_error(error: ValidationError) -> Response:
+    return problem(422, "validation_error", "some fields are invalid",
+                   errors=field_errors(error.messages))
+
+
+def handle_unexpected(error: Exception) -> Response:
+    log.exception("unhandled error", extra={"path": request.path})
+    return problem(500, "internal_error", "an unexpected error; it has been logged")
+
+
+class SpaApi(Api):
+    """flask-smorest, with RFC 9457 errors instead of its own error body."""
+
+    def _register_error_handlers(self):
+        app = self._app
+        app.register_error_handler(HTTPException, handle_http_exception)
+        app.register_error_handler(ApiError, handle_api_error)
+        app.register_error_handler(RpcError, handle_rpc_error)
+        app.register_error_handler(RpcUnavailable, handle_unavailable)
+        app.register_error_handler(ValidationError, handle_validation_error)
+        app.register_error_handler(Exception, handle_unexpected)
+
+
+def api_config(title: str) -> dict:
+    return {
+        "API_TITLE": title, "API_VERSION": "v1", "OPENAPI_VERSION": "3.1.0",
+        "OPENAPI_URL_PREFIX": "/", "OPENAPI_JSON_PATH": "v1/openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs", "OPENAPI_SWAGGER_UI_URL": "/docs/static/",
+        "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
+        "API_SPEC_OPTIONS": {"components": {"securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}]},
+    }
+
+
+def swagger_static() -> Blueprint:
+    """Swagger UI's files from the swagger-ui-bundle wheel: /docs works offline."""
+    bp = Blueprint("swagger_static", __name__)
+    folder = Path(swagger_ui_bundle.swagger_ui_path)
+
+    @bp.get("/docs/static/<path:name>")
+    def static_file(name: str):
+        return send_from_directory(folder, name)
+
+    return bp
+
+
+def health_blueprint(service: str, checks: dict[str, Callable[[], object]]) -> Blueprint:
+    """/healthz (the process answers), /readyz (every dependency answers), /metrics."""
+    bp = Blueprint("health", __name__)
+
+    @bp.get("/healthz")
+    def healthz():
+        return jsonify(status="ok", service=service)
+
+    @bp.get("/readyz")
+    def readyz():
+        failed = {name: reason for name, check in checks.items()
+                  if (reason := _check(check)) is not None}
+        if failed:
+            return problem(503, "dependency_unavailable", "not ready", checks=failed)
+        return jsonify(status="ready", service=service, checks=dict.fromkeys(checks, "ok"))
+
+    @bp.get("/metrics")
+    def metrics():
+        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+    return bp
+
+
+def _check(check: Callable[[], object]) -> str | None:
+    try:
+        check()
+    except Exception as error:  # noqa: BLE001 - any failure means not ready
+        return f"{type(error).__name__}: {error}"[:200]
+    return None
+
+
+def install_request_hooks(app: Flask, service: str) -> None:
+    """Request id in and out, a JSON access log line, Prometheus counters."""
+
+    @app.before_request
+    def start_request():
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def finish_request(response: Response):
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        REQUESTS.labels(service, request.method, response.status_code).inc()
+        LATENCY.labels(service).observe(elapsed)
+        log.info("request", extra={"method": request.method, "path": request.path,
+                                   "status": response.status_code,
+                                   "ms": round(elapsed * 1000, 2)})
+        return response
+
+
+def correlation_id() -> str:
+    """The current request's id, carried into every event it causes."""
+    return g.get("request_id", "") if has_request_context() else ""
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line. Only whitelisted fields: never customer data."""
+
+    SAFE = ("service", "method", "path", "status", "ms", "event_id", "type", "queue", "error",
+            "attempt", "job", "booking", "studio", "hold", "channel", "kind", "queues")
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"ts": self.formatTime(record), "level": record.levelname,
+                 "logger": record.name, "msg": record.getMessage()}
+        entry["request_id"] = correlation_id()
+        entry.update({k: getattr(record, k) for k in self.SAFE if hasattr(record, k)})
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

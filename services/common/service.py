@@ -1,0 +1,100 @@
+"""The shape every service shares: its Flask app skeleton and its worker process.
+
+A service's app.py calls `base_app`, then registers its own blueprint; its worker.py
+calls `run_worker` with the consumers its queues.py declares.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from dataclasses import dataclass, field
+
+import redis
+from flask import Flask
+from kombu import Connection
+
+from services.common import bus
+from services.common.auth import KeyStore, install_auth
+from services.common.config import Settings
+from services.common.http import (
+    SpaApi,
+    api_config,
+    configure_logging,
+    health_blueprint,
+    install_request_hooks,
+    swagger_static,
+)
+from services.common.redis import connect, key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Infra:
+    """Connections one process holds; built once per process by the app or worker."""
+
+    settings: Settings
+    redis: redis.Redis
+    broker_url: str
+    _publisher: bus.Publisher | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Infra:
+        return cls(settings, connect(settings.redis_url), settings.broker)
+
+    def connection(self) -> Connection:
+        return bus.broker_connection(self.broker_url)
+
+    @property
+    def publisher(self) -> bus.Publisher:
+        if self._publisher is None:
+            self._publisher = bus.Publisher(self.connection())
+        return self._publisher
+
+    def event_consumer(self, service: str, queue, handlers: dict) -> bus.EventConsumer:
+        """A consumer of `queue` whose dedupe marks, retries and dead letters live
+        under this service's own key prefix."""
+        s = self.settings
+        return bus.EventConsumer(queue, handlers, self.redis, key(s.city, service),
+                                 s.bus_retry_delays_s, s.dedupe_ttl_s)
+
+    def check_broker(self) -> None:
+        with self.connection() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+
+
+def base_app(service: str, title: str, infra: Infra) -> tuple[Flask, SpaApi]:
+    """An app with problem+json errors, request ids, auth, health routes and /docs."""
+    settings = infra.settings
+    configure_logging(settings.log_level)
+    app = Flask(service)
+    app.config.update(api_config(title))
+    app.config["SPA_SETTINGS"] = settings
+    install_request_hooks(app, service)
+    install_auth(app, KeyStore(infra.redis, settings.city), settings.rate_limit_per_minute)
+    api = SpaApi(app)
+    app.register_blueprint(health_blueprint(service, {"redis": infra.redis.ping,
+                                                      "broker": infra.check_broker}))
+    app.register_blueprint(swagger_static())
+    return app, api
+
+
+def run_worker(infra: Infra, consumers: list[bus.EventConsumer], rpc_servers=(),
+               periodic=(), safety_interval_s: float = 0.25) -> None:
+    """Declare this worker's queues, then consume until SIGTERM/SIGINT."""
+    configure_logging(infra.settings.log_level)
+    with infra.connection() as connection:
+        bus.declare(connection, [c.queue for c in consumers]
+                    + [s.queue for s in rpc_servers])
+        worker = bus.Worker(connection, consumers, list(rpc_servers), list(periodic))
+        _stop_on_signals(worker)
+        worker.run(safety_interval=safety_interval_s)
+
+
+def _stop_on_signals(worker: bus.Worker) -> None:
+    def stop(signum, frame):
+        worker.should_stop = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)

@@ -1,0 +1,120 @@
+"""Test helpers shared by every layer: deadline polling and real peers (an SMTP
+server and an HTTP webhook receiver) that the product talks to."""
+
+from __future__ import annotations
+
+import email
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TypeVar
+
+from aiosmtpd.controller import Controller
+
+from services.common.redis import free_port
+
+T = TypeVar("T")
+
+
+def wait_for(probe: Callable[[], T], timeout_s: float = 10.0, interval_s: float = 0.05,
+             what: str = "condition") -> T:
+    """Poll `probe` until it returns something truthy, or fail at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(interval_s)
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.messages: list[email.message.Message] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        with self.lock:
+            self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@dataclass
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) that keeps every message it receives."""
+
+    port: int = field(default_factory=free_port)
+    controller: Controller | None = None
+    collector: _Collector = field(default_factory=_Collector)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    @property
+    def messages(self) -> list[email.message.Message]:
+        with self.collector.lock:
+            return list(self.collector.messages)
+
+    def start(self) -> SmtpServer:
+        self.controller = Controller(self.collector, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller:
+            self.controller.stop()
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+class WebhookReceiver:
+    """A real HTTP endpoint. `fail_first` requests answer 500, the rest 204."""
+
+    def __init__(self, fail_first: int = 0):
+        self.received: list[Received] = []
+        self.fail_first = fail_first
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), self._handler())
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/hooks"
+
+    def _handler(self):
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.lock:
+                    receiver.received.append(Received(self.path, dict(self.headers), body))
+                    failing = len(receiver.received) <= receiver.fail_first
+                self.send_response(500 if failing else 204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+    def start(self) -> WebhookReceiver:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
