@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 EVENTS = Exchange("spa.events", type="topic", durable=True)
 SCHEMA_VERSION = 1
+EVENT_TYPE = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"  # e.g. booking.created
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Envelope:
 
 class EnvelopeSchema(Schema):
     id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    type = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+(\.[a-z_]+)+$"))
+    type = fields.String(required=True, validate=validate.Regexp(EVENT_TYPE))
     schema_version = fields.Integer(required=True, validate=validate.Range(min=1))
     occurred_at = fields.String(required=True)
     source = fields.String(required=True, validate=validate.Length(min=1))
@@ -121,6 +122,8 @@ class Publisher:
         self._producer: Producer | None = None
 
     def publish(self, envelope: Envelope) -> None:
+        # `declare` matters: kombu's Redis transport routes only through exchanges
+        # declared on the publishing channel (kombu caches it, so it costs nothing after).
         body = envelope_to_body(envelope)
         self.producer.publish(
             body, exchange=EVENTS, routing_key=envelope.type, serializer="json",

@@ -103,7 +103,7 @@ class RpcClient:
         with self._lock:
             try:
                 return self._call(method, params, timeout)
-            except (OSError, self.connection.connection_errors) as error:
+            except (OSError, *self.connection.connection_errors) as error:
                 self._reset()
                 raise RpcUnavailable(f"broker unreachable: {error}") from error
 

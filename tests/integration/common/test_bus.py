@@ -1,0 +1,234 @@
+"""The bus against real brokers: the test session's Redis and, where it runs, RabbitMQ."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from contextlib import contextmanager
+
+import pytest
+from kombu import Connection, Producer
+from marshmallow import ValidationError
+
+from services.common import bus
+from services.common.rpc import RpcClient, RpcError, RpcServer, RpcUnavailable
+from tests.helpers import wait_for
+
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def rabbitmq_up() -> bool:
+    try:
+        with Connection(RABBITMQ_URL, connect_timeout=1) as connection:
+            connection.ensure_connection(max_retries=1)
+        return True
+    except Exception:  # noqa: BLE001 - any failure: not available here
+        return False
+
+
+@pytest.fixture(params=["redis", "amqp"])
+def broker_url(request, redis_url):
+    if request.param == "amqp":
+        if not rabbitmq_up():
+            pytest.skip("RabbitMQ is not running on 127.0.0.1:5672")
+        return RABBITMQ_URL
+    return redis_url
+
+
+@pytest.fixture
+def topic():
+    """A routing-key family of this test's own, so runs never see each other's events."""
+    return f"bustest{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def queue(topic, broker_url):
+    q = bus.event_queue(f"{topic}.events", [f"{topic}.*"])
+    with bus.broker_connection(broker_url) as connection:
+        bus.declare(connection, [q])
+    yield q
+    with bus.broker_connection(broker_url) as connection, connection.channel() as channel:
+        q(channel).delete()
+
+
+@contextmanager
+def running(broker_url: str, consumers=(), rpc_servers=()):
+    with bus.broker_connection(broker_url) as connection:
+        bus.declare(connection, [server.queue for server in rpc_servers])
+        worker = bus.Worker(connection, list(consumers), list(rpc_servers))
+        thread = threading.Thread(target=worker.run, kwargs={"safety_interval": 0.1},
+                                  daemon=True)
+        thread.start()
+        try:
+            yield worker
+        finally:
+            worker.should_stop = True
+            thread.join(timeout=10)
+
+
+def make_consumer(queue, handlers, redis_client, retry_delays=(0.05, 0.1)):
+    return bus.EventConsumer(queue, handlers, redis_client, f"test:{queue.name}",
+                             retry_delays, dedupe_ttl_s=60)
+
+
+def envelope(topic: str, **payload) -> bus.Envelope:
+    return bus.Envelope(type=f"{topic}.happened", payload=payload, source="test",
+                        city="london", correlation_id="req-1")
+
+
+def publish(broker_url: str, *envelopes: bus.Envelope) -> None:
+    with bus.broker_connection(broker_url) as connection:
+        publisher = bus.Publisher(connection)
+        for item in envelopes:
+            publisher.publish(item)
+
+
+def test_a_published_event_reaches_the_consumer_of_its_queue(broker_url, queue, topic,
+                                                             redis_client):
+    seen: list[bus.Envelope] = []
+    consumer = make_consumer(queue, {f"{topic}.happened": seen.append}, redis_client)
+    sent = envelope(topic, booking="b1")
+    with running(broker_url, [consumer]):
+        publish(broker_url, sent)
+        wait_for(lambda: seen, what="the event")
+    assert seen == [sent]
+
+
+def test_events_published_while_the_consumer_is_down_arrive_when_it_starts(
+        broker_url, queue, topic, redis_client):
+    seen: list[str] = []
+    publish(broker_url, *[envelope(topic, n=n) for n in range(5)])
+    consumer = make_consumer(queue, {f"{topic}.happened": lambda e: seen.append(
+        e.payload["n"])}, redis_client)
+    with running(broker_url, [consumer]):
+        wait_for(lambda: len(seen) == 5, what="five events")
+    assert sorted(seen) == [0, 1, 2, 3, 4]
+
+
+def test_a_duplicate_envelope_id_is_handled_once(broker_url, queue, topic, redis_client):
+    seen: list[str] = []
+    first = envelope(topic)
+    later = envelope(topic)
+    consumer = make_consumer(queue, {f"{topic}.happened": lambda e: seen.append(e.id)},
+                             redis_client)
+    with running(broker_url, [consumer]):
+        publish(broker_url, first, first, later)
+        wait_for(lambda: later.id in seen, what="the last event")
+    assert seen.count(first.id) == 1
+
+
+def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_list(broker_url, queue, topic,
+                                                                   redis_client):
+    attempts: list[int] = []
+
+    def always_fails(event):
+        attempts.append(1)
+        raise RuntimeError("downstream is broken")
+
+    consumer = make_consumer(queue, {f"{topic}.happened": always_fails}, redis_client)
+    sent = envelope(topic)
+    with running(broker_url, [consumer]):
+        publish(broker_url, sent)
+        dead = wait_for(lambda: consumer.dead_letters.entries(queue.name),
+                        what="a dead letter")
+    assert len(attempts) == 3  # the first try and one per retry delay
+    assert dead[0]["body"]["id"] == sent.id
+    assert "downstream is broken" in dead[0]["error"]
+
+
+def test_a_dead_letter_can_be_replayed_once_the_cause_is_fixed(broker_url, queue, topic,
+                                                               redis_client):
+    broken = {"yes": True}
+    handled: list[str] = []
+
+    def flaky(event):
+        if broken["yes"]:
+            raise RuntimeError("still broken")
+        handled.append(event.id)
+
+    consumer = make_consumer(queue, {f"{topic}.happened": flaky}, redis_client)
+    sent = envelope(topic)
+    with running(broker_url, [consumer]):
+        publish(broker_url, sent)
+        wait_for(lambda: consumer.dead_letters.entries(queue.name), what="a dead letter")
+        broken["yes"] = False
+        with bus.broker_connection(broker_url) as connection:
+            assert consumer.dead_letters.replay(queue.name, connection) == 1
+        wait_for(lambda: handled, what="the replayed event")
+    assert handled == [sent.id]
+    assert consumer.dead_letters.entries(queue.name) == []
+
+
+def test_a_handler_that_fails_once_is_retried_and_handled_once(broker_url, queue, topic,
+                                                               redis_client):
+    calls: list[str] = []
+
+    def fails_first(event):
+        calls.append(event.id)
+        if len(calls) == 1:
+            raise ConnectionError("blip")
+
+    consumer = make_consumer(queue, {f"{topic}.happened": fails_first}, redis_client)
+    with running(broker_url, [consumer]):
+        publish(broker_url, envelope(topic))
+        wait_for(lambda: len(calls) == 2, what="the retry")
+    assert consumer.dead_letters.entries(queue.name) == []
+
+
+def test_a_malformed_envelope_is_dead_lettered_without_retries(broker_url, queue, topic,
+                                                               redis_client):
+    calls: list[object] = []
+    consumer = make_consumer(queue, {f"{topic}.happened": calls.append}, redis_client)
+    with running(broker_url, [consumer]), bus.broker_connection(broker_url) as connection:
+        Producer(connection).publish({"type": f"{topic}.happened", "payload": "nope"},
+                                     exchange=bus.EVENTS, routing_key=f"{topic}.happened",
+                                     serializer="json", declare=[bus.EVENTS])
+        dead = wait_for(lambda: consumer.dead_letters.entries(queue.name),
+                        what="a dead letter")
+    assert calls == []
+    assert dead[0]["attempts"] == 1 and "invalid envelope" in dead[0]["error"]
+
+
+def test_publishing_an_invalid_envelope_is_refused():
+    with pytest.raises(ValidationError):
+        bus.envelope_to_body(bus.Envelope(type="Not A Type", payload={}, source="t",
+                                          city="london"))
+
+
+def test_envelope_round_trips_through_json():
+    sent = bus.Envelope(type="booking.created", payload={"a": 1}, source="booking",
+                        city="london", correlation_id="r")
+    assert bus.envelope_from_body(json.dumps(bus.envelope_to_body(sent))) == sent
+
+
+@pytest.fixture
+def rpc_service():
+    return f"rpctest{uuid.uuid4().hex[:8]}"
+
+
+def test_rpc_round_trip_returns_the_result_and_carries_domain_errors(broker_url, rpc_service):
+    def refuse(params):
+        raise RpcError("slot_unavailable", "taken", 409, therapist=params["therapist"])
+
+    server = RpcServer(rpc_service, {"add": lambda p: {"sum": p["a"] + p["b"]},
+                                     "refuse": refuse})
+    with running(broker_url, rpc_servers=[server]), \
+            bus.broker_connection(broker_url) as connection:
+        client = RpcClient(connection, rpc_service, timeout_s=5)
+        assert client.call("add", {"a": 2, "b": 3}) == {"sum": 5}
+        with pytest.raises(RpcError) as refused:
+            client.call("refuse", {"therapist": "maya"})
+        with pytest.raises(RpcError) as unknown:
+            client.call("nope", {})
+    assert refused.value.code == "slot_unavailable"
+    assert refused.value.extra == {"therapist": "maya"}
+    assert unknown.value.code == "unknown_method"
+
+
+def test_rpc_without_a_server_raises_unavailable_at_the_deadline(broker_url, rpc_service):
+    with bus.broker_connection(broker_url) as connection:
+        bus.declare(connection, [])
+        client = RpcClient(connection, rpc_service, timeout_s=0.5)
+        with pytest.raises(RpcUnavailable):
+            client.call("add", {"a": 1, "b": 1})
