@@ -1,0 +1,158 @@
+"""The shared HTTP layer as a partner meets it: problem+json for every error, request
+ids, API keys, rate limits, readiness. A small app on the real base (real Redis)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+
+import pytest
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from services.common.auth import KeyStore, hash_key, require_admin
+from services.common.service import Infra, base_app
+from tests.conftest import bearer
+
+
+class EchoBody(Schema):
+    name = fields.String(required=True)
+    email = fields.Email(required=True)
+    count = fields.Integer()
+
+
+def make_app(settings):
+    app, api = base_app("echo", "Echo", Infra.from_settings(settings))
+    blp = Blueprint("echo", __name__, url_prefix="/v1")
+
+    @blp.post("/echo")
+    @blp.arguments(EchoBody)
+    def echo(body):
+        return {"name": body["name"]}
+
+    @blp.get("/admin-only")
+    def admin_only():
+        require_admin()
+        return {"ok": True}
+
+    @blp.get("/boom")
+    def boom():
+        raise RuntimeError("a bug")
+
+    api.register_blueprint(blp)
+    return app
+
+
+@pytest.fixture
+def client(settings):
+    return make_app(settings).test_client()
+
+
+@pytest.fixture
+def admin(api_keys):
+    return bearer(api_keys["admin"])
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status
+    assert response.content_type == "application/problem+json"
+    body = response.get_json(force=True)
+    assert body["status"] == status and body["code"] == code
+    assert {"type", "title", "detail"} <= set(body)
+    return body
+
+
+def test_an_unknown_route_is_a_404_problem(client, admin):
+    assert_problem(client.get("/v1/nowhere", headers=admin), 404, "not_found")
+
+
+def test_a_wrong_method_is_a_405_problem(client, admin):
+    assert_problem(client.delete("/v1/echo", headers=admin), 405, "method_not_allowed")
+
+
+def test_a_body_over_64_kb_is_a_413_problem(client, admin):
+    big = json.dumps({"name": "x" * 70_000, "email": "a@b.co"})
+    response = client.post("/v1/echo", data=big, headers=admin,
+                           content_type="application/json")
+    assert_problem(response, 413, "payload_too_large")
+
+
+def test_malformed_json_is_a_400_problem(client, admin):
+    response = client.post("/v1/echo", data="{not json", headers=admin,
+                           content_type="application/json")
+    assert_problem(response, 400, "bad_request")
+
+
+def test_invalid_fields_are_a_422_with_the_field_errors(client, admin):
+    response = client.post("/v1/echo", json={"email": "not-an-email", "count": "many"},
+                           headers=admin)
+    body = assert_problem(response, 422, "validation_error")
+    assert set(body["errors"]) == {"name", "email", "count"}
+
+
+def test_unknown_fields_are_refused(client, admin):
+    response = client.post("/v1/echo", json={"name": "a", "email": "a@b.co", "extra": 1},
+                           headers=admin)
+    assert "extra" in assert_problem(response, 422, "validation_error")["errors"]
+
+
+def test_an_unexpected_error_is_a_500_problem_not_an_html_page(client, admin):
+    assert_problem(client.get("/v1/boom", headers=admin), 500, "internal_error")
+
+
+def test_the_request_id_is_echoed_or_made_up(client):
+    assert client.get("/healthz", headers={"X-Request-Id": "abc-123"}).headers[
+        "X-Request-Id"] == "abc-123"
+    made_up = client.get("/healthz", headers={"X-Request-Id": "bad id;drop"}).headers[
+        "X-Request-Id"]
+    assert made_up and made_up != "bad id;drop"
+
+
+def test_no_key_or_an_unknown_key_is_a_401(client):
+    assert_problem(client.get("/v1/admin-only"), 401, "unauthenticated")
+    assert_problem(client.get("/v1/admin-only", headers=bearer("spa_admin_guess")), 401,
+                   "unauthenticated")
+
+
+def test_a_partner_key_on_an_admin_route_is_a_403(client, api_keys):
+    response = client.get("/v1/admin-only", headers=bearer(api_keys["partner"]))
+    assert_problem(response, 403, "forbidden")
+
+
+def test_keys_are_stored_only_as_hashes(redis_client, settings, api_keys):
+    stored = redis_client.hgetall(KeyStore(redis_client, settings.city).keys)
+    assert hash_key(api_keys["admin"]) in stored
+    dump = json.dumps(stored)
+    assert all(key not in dump for key in api_keys.values())
+
+
+def test_a_key_over_its_rate_limit_gets_429_with_retry_after(settings, api_keys):
+    client = make_app(replace(settings, rate_limit_per_minute=3)).test_client()
+    statuses = [client.get("/v1/admin-only", headers=bearer(api_keys["admin"])).status_code
+                for _ in range(4)]
+    limited = client.get("/v1/admin-only", headers=bearer(api_keys["admin"]))
+    assert statuses == [200, 200, 200, 429]
+    assert_problem(limited, 429, "rate_limited")
+    assert 0 < int(limited.headers["Retry-After"]) <= 60
+
+
+def test_ready_when_redis_and_broker_answer(client):
+    assert client.get("/readyz").get_json()["checks"] == {"redis": "ok", "broker": "ok"}
+
+
+def test_not_ready_when_the_broker_is_unreachable(settings):
+    app = make_app(replace(settings, broker_url="amqp://guest:guest@127.0.0.1:1//"))
+    body = assert_problem(app.test_client().get("/readyz"), 503, "dependency_unavailable")
+    assert "broker" in body["checks"]
+
+
+def test_customer_data_never_reaches_the_logs(client, admin, caplog):
+    caplog.set_level(logging.DEBUG)
+    client.post("/v1/echo", json={"name": "Ada Lovelace", "email": "ada@example.com"},
+                headers=admin)
+    client.post("/v1/echo", json={"name": "Ada Lovelace", "email": "bad"}, headers=admin)
+    formatter = logging.getLogger().handlers[0].formatter
+    text = "\n".join(formatter.format(record) for record in caplog.records)
+    assert "/v1/echo" in text
+    assert "Ada" not in text and "ada@example.com" not in text

@@ -1,0 +1,64 @@
+"""Pure pieces of services/common: settings, error flattening, scopes, envelopes."""
+
+from pathlib import Path
+
+import pytest
+from marshmallow import ValidationError
+
+from services.common.auth import Principal
+from services.common.bus import Envelope, envelope_from_body, envelope_to_body
+from services.common.config import Settings, load_settings
+from services.common.http import field_errors
+
+
+def test_settings_come_from_spa_variables(monkeypatch):
+    monkeypatch.setenv("SPA_REDIS_URL", "redis://example:6380/2")
+    monkeypatch.setenv("SPA_CITY", "new-york")
+    monkeypatch.setenv("SPA_BUS_RETRY_DELAYS_S", "0.5, 2")
+    monkeypatch.setenv("SPA_WEBHOOK_ALLOW_PRIVATE", "1")
+    settings = load_settings()
+    assert settings.redis_url == "redis://example:6380/2"
+    assert settings.city == "new-york"
+    assert settings.bus_retry_delays_s == (0.5, 2.0)
+    assert settings.webhook_allow_private is True
+
+
+def test_the_broker_defaults_to_the_redis_url():
+    assert Settings(redis_url="redis://r:1/0").broker == "redis://r:1/0"
+    assert Settings(broker_url="amqp://b//").broker == "amqp://b//"
+
+
+def test_app_factory_overrides_replace_known_settings_and_keep_the_rest():
+    settings = Settings().with_overrides({"city": "paris", "data_dir": Path("/x"), "flag": 1})
+    assert settings.city == "paris" and settings.data_dir == Path("/x")
+    assert settings.extra == {"flag": 1}
+
+
+def test_field_errors_drop_the_webargs_location_level():
+    assert field_errors({"json": {"name": ["Missing"]}, "query": {"from": ["Bad"]}}) == {
+        "name": ["Missing"], "from": ["Bad"]}
+
+
+def test_a_partner_sees_only_its_studios_and_an_admin_sees_all():
+    partner = Principal("p", "partner", frozenset({"camden"}))
+    assert partner.sees("camden") and not partner.sees("islington")
+    assert Principal("a", "admin").sees("islington")
+
+
+@pytest.mark.parametrize("body", [
+    {"id": "1", "type": "booking.created", "schema_version": 1, "source": "b",
+     "city": "london", "payload": {}, "occurred_at": "yesterday"},
+    {"id": "1", "type": "booking", "schema_version": 1, "source": "b", "city": "london",
+     "payload": {}, "occurred_at": "2026-12-01T10:00:00+00:00"},
+    {"type": "booking.created"},
+    "not an object",
+])
+def test_malformed_envelopes_are_refused(body):
+    with pytest.raises(ValidationError):
+        envelope_from_body(body)
+
+
+def test_a_valid_envelope_loads():
+    sent = Envelope(type="booking.created", payload={"x": 1}, source="booking",
+                    city="london")
+    assert envelope_from_body(envelope_to_body(sent)) == sent
