@@ -46,6 +46,22 @@ def load_demo_city(infra: Infra, path: Path) -> list[str]:
     return load_city_if_empty(infra, path)
 
 
+def default_city_file(settings: Settings) -> Path:
+    return ROOT / "deploy" / "cities" / f"{settings.city}.yaml"
+
+
+@cli.command()
+@click.option("--city-file", type=click.Path(exists=True, path_type=Path), default=None)
+def init(city_file: Path | None) -> None:
+    """Declare every queue and load the city catalog if the store has none
+    (docker-compose runs this once before the workers)."""
+    settings = load_settings()
+    infra = Infra.from_settings(settings)
+    declare_topology(infra)
+    studios = load_demo_city(infra, city_file or default_city_file(settings))
+    click.echo(f"{settings.city}: queues declared; studios {', '.join(studios)}")
+
+
 @cli.command()
 @click.option("--city-file", type=click.Path(exists=True, path_type=Path), default=None,
               help="catalog to load when the store is empty (default: deploy/cities/<city>.yaml)")
@@ -60,8 +76,7 @@ def dev(city_file: Path | None, without: tuple[str, ...]) -> None:
         embedded = EmbeddedRedis(settings.data_dir / "redis")
         settings = replace(settings, redis_url=embedded.start())
     try:
-        city_file = city_file or ROOT / "deploy" / "cities" / f"{settings.city}.yaml"
-        code = _run_stack(settings, city_file, set(without))
+        code = _run_stack(settings, city_file or default_city_file(settings), set(without))
     finally:
         if embedded:
             embedded.stop()
