@@ -5,6 +5,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -36,6 +37,6 @@ def test_production_redis_fsyncs_every_write():
 def test_docker_compose_accepts_the_file_where_it_is_installed():
     binary = shutil.which("docker-compose")
     if binary is None:
-        return  # the structural checks above still ran
+        pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
     result = subprocess.run([binary, "config", "-q"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
