@@ -95,7 +95,8 @@ class RpcClient:
             f"rpc.reply.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}",
             exclusive=False, auto_delete=True, durable=False)
         self._lock = threading.Lock()
-        self._replies: dict[str, dict] = {}
+        self._pending = ""  # correlation id of the call in flight
+        self._reply: dict | None = None
         self._consumer: Consumer | None = None
 
     def call(self, method: str, params: dict, timeout_s: float | None = None) -> dict:
@@ -109,17 +110,18 @@ class RpcClient:
 
     def _call(self, method: str, params: dict, timeout: float) -> dict:
         self._ensure_consumer()
-        correlation_id = uuid.uuid4().hex
+        correlation_id = self._pending = uuid.uuid4().hex
+        self._reply = None
         deadline = time.time() + timeout
         Producer(self.connection).publish(
             {"method": method, "params": params}, exchange=RPC, routing_key=self.routing_key,
             reply_to=self.reply_queue.name, correlation_id=correlation_id, serializer="json",
             headers={"x-deadline": deadline}, expiration=timeout, declare=[RPC],
         )
-        return self._unwrap(self._wait(correlation_id, deadline))
+        return self._unwrap(self._wait(deadline))
 
-    def _wait(self, correlation_id: str, deadline: float) -> dict:
-        while correlation_id not in self._replies:
+    def _wait(self, deadline: float) -> dict:
+        while self._reply is None:
             remaining = deadline - time.time()
             if remaining <= 0:
                 raise RpcUnavailable(f"{self.routing_key} did not answer in time")
@@ -127,12 +129,13 @@ class RpcClient:
                 self.connection.drain_events(timeout=min(remaining, 1.0))
             except TimeoutError:
                 continue
-        return self._replies.pop(correlation_id)
+        return self._reply
 
     def _on_reply(self, body: dict, message) -> None:
-        # Late replies to calls that timed out are dropped with the dict below.
-        self._replies = {message.properties.get("correlation_id"): body}
         message.ack()
+        # A late reply to an earlier call that timed out is dropped here.
+        if message.properties.get("correlation_id") == self._pending:
+            self._reply = body
 
     def _ensure_consumer(self) -> None:
         if self._consumer is None:

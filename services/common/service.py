@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from dataclasses import dataclass, field
 
 import redis
@@ -26,6 +27,7 @@ from services.common.http import (
     swagger_static,
 )
 from services.common.redis import connect, key
+from services.common.rpc import RpcClient
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ class Infra:
     settings: Settings
     redis: redis.Redis
     broker_url: str
-    _publisher: bus.Publisher | None = field(default=None, repr=False)
+    _per_thread: threading.local = field(default_factory=threading.local, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Infra:
@@ -48,9 +50,10 @@ class Infra:
 
     @property
     def publisher(self) -> bus.Publisher:
-        if self._publisher is None:
-            self._publisher = bus.Publisher(self.connection())
-        return self._publisher
+        """This thread's publisher (kombu connections are not shared between threads)."""
+        if not hasattr(self._per_thread, "publisher"):
+            self._per_thread.publisher = bus.Publisher(self.connection())
+        return self._per_thread.publisher
 
     def event_consumer(self, service: str, queue, handlers: dict) -> bus.EventConsumer:
         """A consumer of `queue` whose dedupe marks, retries and dead letters live
@@ -58,6 +61,15 @@ class Infra:
         s = self.settings
         return bus.EventConsumer(queue, handlers, self.redis, key(s.city, service),
                                  s.bus_retry_delays_s, s.dedupe_ttl_s)
+
+    def rpc(self, service: str) -> RpcClient:
+        """This thread's client for `service`'s RPC: gunicorn threads call in parallel,
+        and one client waits for one reply at a time."""
+        clients = self._per_thread.__dict__.setdefault("rpc_clients", {})
+        if service not in clients:
+            clients[service] = RpcClient(self.connection(), service,
+                                         self.settings.rpc_timeout_s)
+        return clients[service]
 
     def check_broker(self) -> None:
         with self.connection() as conn:
