@@ -1,17 +1,80 @@
-"""HTTP routes of notifications (thin: parse, call, render)."""
+"""HTTP routes of notifications (thin: parse, call a handler, render)."""
 
 from __future__ import annotations
 
 from flask import current_app
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
-blp = Blueprint("notifications", __name__, url_prefix="/v1", description="Notifications")
+from services.common.auth import current_principal
+from services.common.http import PROBLEM_JSON
+from services.notifications import handlers
+from services.notifications.bootstrap import Context
+from services.notifications.schemas import (
+    NewWebhookSchema,
+    NotificationListSchema,
+    NotificationQuerySchema,
+    NotificationSchema,
+    ProblemSchema,
+    WebhookInSchema,
+    WebhookListSchema,
+)
+
+blp = Blueprint("notifications", __name__, url_prefix="/v1",
+                description="Webhooks and the delivery log of emails and webhooks")
 
 
-def ctx():
+def ctx() -> Context:
     return current_app.extensions["spa"]
 
 
+def refusal(status: int, description: str):
+    return blp.alt_response(status, schema=ProblemSchema, description=description,
+                            content_type=PROBLEM_JSON)
+
+
+@blp.post("/webhooks")
+@blp.arguments(WebhookInSchema)
+@blp.response(201, NewWebhookSchema)
+@refusal(422, "invalid fields, or a URL that may not receive webhooks")
+def create_webhook(body: dict):
+    """Register an endpoint; its secret is in this answer only."""
+    return handlers.register_webhook(ctx(), current_principal(), body["url"], body["events"])
+
+
+@blp.get("/webhooks")
+@blp.response(200, WebhookListSchema)
+def list_webhooks():
+    """The caller's own endpoints (without their secrets)."""
+    return {"items": handlers.own_webhooks(ctx(), current_principal())}
+
+
+@blp.delete("/webhooks/<endpoint_id>")
+@blp.response(204)
+@refusal(404, "no such webhook of the caller")
+def delete_webhook(endpoint_id: str):
+    handlers.delete_webhook(ctx(), current_principal(), endpoint_id)
+
+
 @blp.get("/notifications")
-def list_notifications():
-    return {"items": []}
+@blp.arguments(NotificationQuerySchema, location="query", unknown=RAISE)
+@blp.response(200, NotificationListSchema)
+def list_notifications(query: dict):
+    """A booking's delivery log: every email and webhook, with its attempts."""
+    return {"items": handlers.booking_log(ctx(), current_principal(), query["booking"])}
+
+
+@blp.get("/notifications/<delivery_id>")
+@blp.response(200, NotificationSchema)
+@refusal(404, "no such notification in the caller's studios")
+def get_notification(delivery_id: str):
+    return handlers.one_delivery(ctx(), current_principal(), delivery_id)
+
+
+@blp.post("/notifications/<delivery_id>/redeliver")
+@blp.response(202, NotificationSchema)
+@refusal(404, "no such notification in the caller's studios")
+def redeliver(delivery_id: str):
+    """Send it again (the worker does, within a second); a webhook keeps its
+    webhook-id, so a receiver that already has it can tell."""
+    return handlers.redeliver(ctx(), current_principal(), delivery_id)

@@ -1,13 +1,122 @@
-"""One plain function per event; queues.py registers them in a dict."""
+"""One plain function per event and per API command; queues.py and api.py call them."""
 
 from __future__ import annotations
 
+from marshmallow import ValidationError
+
+from services.common.auth import Principal
 from services.common.bus import Envelope
+from services.common.http import ApiError
+from services.notifications import deliveries, reminders
 from services.notifications.bootstrap import Context
+from services.notifications.domain import (
+    EMAIL_KINDS,
+    BookingEvent,
+    Delivery,
+    Endpoint,
+    plan_email,
+    plan_webhooks,
+)
+from services.notifications.schemas import BookingEventPayloadSchema
+from services.notifications.webhooks import new_endpoint_id, new_secret, url_refusal
+
+# events
 
 
-def on_booking_event(ctx: Context, envelope: Envelope) -> None:
-    booking_id = str(envelope.payload.get("booking", {}).get("id", ""))
-    if not booking_id:
-        raise ValueError("booking event without booking.id")
-    ctx.store.record_event(envelope.type, booking_id, envelope.id)
+def on_created(ctx: Context, envelope: Envelope) -> None:
+    event = read_event(envelope)
+    notify(ctx, event)
+    reminders.schedule(ctx, event)
+
+
+def on_rescheduled(ctx: Context, envelope: Envelope) -> None:
+    event = read_event(envelope)
+    notify(ctx, event)
+    reminders.move(ctx, event)
+
+
+def on_ended(ctx: Context, envelope: Envelope) -> None:
+    """Cancelled, completed or no-show: the reminders go, the partner hears of it, and
+    the customer gets an email only for a cancellation (EMAIL_KINDS)."""
+    event = read_event(envelope)
+    reminders.drop(ctx, event)
+    notify(ctx, event)
+
+
+EVENT_HANDLERS = {"booking.created": on_created, "booking.rescheduled": on_rescheduled,
+                  "booking.cancelled": on_ended, "booking.completed": on_ended,
+                  "booking.no_show": on_ended}
+
+PAYLOAD = BookingEventPayloadSchema()  # built once: a schema is costly to build, not to use
+
+
+def read_event(envelope: Envelope) -> BookingEvent:
+    """The event, once its payload holds what we render (else it is retried, then
+    dead-lettered, by the bus). The payload itself is kept as booking sent it."""
+    if errors := PAYLOAD.validate(envelope.payload):
+        raise ValidationError(errors)
+    return BookingEvent(envelope.id, envelope.type, envelope.occurred_at, envelope.payload,
+                        envelope.correlation_id)
+
+
+def notify(ctx: Context, event: BookingEvent) -> None:
+    """Plan the event's webhooks and email, then send them at once, webhooks first
+    (partners' systems wait on them; people read mail later). Planning the same event
+    again (a redelivery) finds them planned and sends nothing already sent."""
+    now = ctx.now()
+    planned = plan_webhooks(event, ctx.store.endpoints(), now)
+    if kind := EMAIL_KINDS.get(event.type):
+        planned.append(plan_email(event, kind, now))
+    ctx.store.create(*planned)
+    deliveries.send_now(ctx, [d.id for d in planned])
+
+
+# webhook endpoints
+
+
+def register_webhook(ctx: Context, principal: Principal, url: str,
+                     events: list[str]) -> Endpoint:
+    """A new endpoint of `principal`, limited to the studios it may see right now."""
+    if reason := url_refusal(url, ctx.settings.webhook_allow_private):
+        raise ApiError(422, "validation_error", "this URL may not receive webhooks",
+                       errors={"url": [reason]})
+    endpoint = Endpoint(
+        id=new_endpoint_id(), url=url, events=tuple(dict.fromkeys(events)),
+        owner=principal.name, secret=new_secret(), created_at=ctx.now().isoformat(),
+        studios=None if principal.is_admin else tuple(sorted(principal.studios)))
+    ctx.store.add_endpoint(endpoint)
+    return endpoint
+
+
+def own_webhooks(ctx: Context, principal: Principal) -> list[Endpoint]:
+    return [e for e in ctx.store.endpoints() if e.owner == principal.name]
+
+
+def delete_webhook(ctx: Context, principal: Principal, endpoint_id: str) -> None:
+    endpoint = ctx.store.endpoint(endpoint_id)
+    if endpoint is None or endpoint.owner != principal.name:
+        raise ApiError(404, "not_found", "no such webhook")
+    ctx.store.remove_endpoint(endpoint_id)
+
+
+# the delivery log
+
+
+def booking_log(ctx: Context, principal: Principal, booking_id: str) -> list[Delivery]:
+    """A booking's deliveries; empty for a booking outside the principal's studios."""
+    return [d for d in ctx.store.for_booking(booking_id) if principal.sees(d.studio)]
+
+
+def one_delivery(ctx: Context, principal: Principal, delivery_id: str) -> Delivery:
+    delivery = ctx.store.get(delivery_id)
+    if delivery is None or not principal.sees(delivery.studio):
+        raise ApiError(404, "not_found", "no such notification")
+    return delivery
+
+
+def redeliver(ctx: Context, principal: Principal, delivery_id: str) -> Delivery:
+    """One more attempt now, even if it was sent: the partner asked. The worker sends
+    it; a delivery whose retry schedule is spent gets that one attempt only."""
+    delivery = one_delivery(ctx, principal, delivery_id).redelivered(ctx.now())
+    ctx.store.save(delivery)
+    return delivery

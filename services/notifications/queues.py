@@ -1,9 +1,14 @@
 """What notifications consumes and publishes, and the guarantee of each.
 
 consumes  booking.*  on the durable queue `notifications.events`:
-          at-least-once, acked after the handler; deduped by envelope id;
-          retried with backoff, then dead-lettered (services/common/bus.py).
-publishes notification.sent, notification.failed
+          AT-LEAST-ONCE, acked after the handler; deduped by envelope id; retried with
+          backoff, then dead-lettered (services/common/bus.py). On top of that each
+          delivery is created once (SET NX on its derived id) and never re-sent once
+          recorded as sent, so a redelivered event sends nothing twice
+          (services/notifications/deliveries.py).
+publishes notification.sent, notification.failed: AT-MOST-ONCE, best effort, after
+          the outcome is recorded in the delivery log (the log is the record).
+periodic  every SEND_DUE_EVERY_S: send what fell due (reminders, retries, redeliveries).
 """
 
 from __future__ import annotations
@@ -12,17 +17,24 @@ from functools import partial
 
 from services.common import bus
 from services.common.service import run_worker
-from services.notifications import handlers
+from services.notifications import deliveries, handlers
 from services.notifications.bootstrap import Context
 
 SERVICE = "notifications"
 QUEUE = bus.event_queue("notifications.events", ["booking.*"])
 QUEUES = [QUEUE]
 PUBLISHES = ("notification.sent", "notification.failed")
-BOOKING_EVENTS = ("booking.created", "booking.cancelled", "booking.rescheduled",
-                  "booking.completed", "booking.no_show")
+SEND_DUE_EVERY_S = 0.2
+
+
+def consumers(ctx: Context) -> list[bus.EventConsumer]:
+    table = {name: partial(handler, ctx) for name, handler in handlers.EVENT_HANDLERS.items()}
+    return [ctx.infra.event_consumer(SERVICE, QUEUE, table)]
+
+
+def periodic(ctx: Context) -> list[bus.Periodic]:
+    return [bus.Periodic(SEND_DUE_EVERY_S, partial(deliveries.send_due, ctx))]
 
 
 def run(ctx: Context) -> None:
-    table = {name: partial(handlers.on_booking_event, ctx) for name in BOOKING_EVENTS}
-    run_worker(ctx.infra, [ctx.infra.event_consumer(SERVICE, QUEUE, table)])
+    run_worker(ctx.infra, consumers(ctx), periodic=periodic(ctx))

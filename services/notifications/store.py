@@ -1,26 +1,158 @@
-"""The notifications service's Redis keys: `spa:<city>:notifications:...`."""
+"""The notifications service's Redis keys: `spa:<city>:notifications:...`.
+
+delivery:<id>                  one Delivery as JSON (created once: SET NX)
+booking:<id>:deliveries        zset of a booking's delivery ids, by creation time (the log)
+booking:<id>:state             hash {sequence, closed}: the newest booking change seen
+due                            zset of pending delivery ids by when to (re)try them: the
+                               reminder schedule, the retry schedule and the lease in one
+webhook:<id>, webhooks         endpoints as JSON, and the set of their ids
+"""
 
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import fields
 
 import redis
 
 from services.common.redis import key
+from services.notifications.domain import Delivery, Endpoint
+
+# Create a delivery and index it, only if it does not exist yet.
+CREATE = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+return 1
+"""
+
+# Take a due delivery for `lease` seconds and return it: pushing its due time past the
+# lease means no other worker takes it meanwhile, and it comes back by itself if we die.
+CLAIM = """
+local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if (not due) or tonumber(due) > tonumber(ARGV[2]) then return false end
+local record = redis.call('GET', KEYS[2])
+if not record then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return false
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return record
+"""
+
+# Accept a booking change for scheduling unless a newer one (or its end) was seen.
+ADVANCE = """
+if redis.call('HGET', KEYS[1], 'closed') then return 0 end
+local seen = tonumber(redis.call('HGET', KEYS[1], 'sequence') or '-1')
+if tonumber(ARGV[1]) < seen then return 0 end
+redis.call('HSET', KEYS[1], 'sequence', ARGV[1])
+return 1
+"""
 
 
 class NotificationStore:
     def __init__(self, client: redis.Redis, city: str):
         self.redis = client
         self.city = city
+        self._create = client.register_script(CREATE)
+        self._claim = client.register_script(CLAIM)
+        self._advance = client.register_script(ADVANCE)
 
     def k(self, *parts: str) -> str:
         return key(self.city, "notifications", *parts)
 
-    def record_event(self, event_type: str, booking_id: str, event_id: str) -> None:
-        entry = {"type": event_type, "event_id": event_id}
-        self.redis.rpush(self.k("booking", booking_id, "events"), json.dumps(entry))
+    # deliveries
 
-    def events_for(self, booking_id: str) -> list[dict]:
-        return [json.loads(raw) for raw in self.redis.lrange(self.k("booking", booking_id,
-                                                                    "events"), 0, -1)]
+    def create(self, *deliveries: Delivery) -> None:
+        """Store and schedule new deliveries; one that already exists is left as it is."""
+        pipe = self.redis.pipeline(transaction=False)
+        for d in deliveries:
+            keys = [self.k("delivery", d.id), self._log(d.booking), self.k("due")]
+            self._create(keys=keys, args=[_dump(d), time.time(), d.due_at, d.id], client=pipe)
+        pipe.execute()
+
+    def save(self, delivery: Delivery) -> None:
+        """Record an attempt's outcome; only pending deliveries stay scheduled."""
+        pipe = self.redis.pipeline()
+        pipe.set(self.k("delivery", delivery.id), _dump(delivery))
+        if delivery.status == "pending":
+            pipe.zadd(self.k("due"), {delivery.id: delivery.due_at})
+        else:
+            pipe.zrem(self.k("due"), delivery.id)
+        pipe.execute()
+
+    def delete(self, delivery: Delivery) -> None:
+        pipe = self.redis.pipeline()
+        pipe.delete(self.k("delivery", delivery.id))
+        pipe.zrem(self._log(delivery.booking), delivery.id)
+        pipe.zrem(self.k("due"), delivery.id)
+        pipe.execute()
+
+    def get(self, delivery_id: str) -> Delivery | None:
+        raw = self.redis.get(self.k("delivery", delivery_id))
+        return Delivery(**json.loads(raw)) if raw else None
+
+    def for_booking(self, booking_id: str) -> list[Delivery]:
+        ids = self.redis.zrange(self._log(booking_id), 0, -1)
+        raws = self.redis.mget([self.k("delivery", i) for i in ids]) if ids else []
+        return [Delivery(**json.loads(raw)) for raw in raws if raw]
+
+    def due_ids(self, now: float, limit: int = 100) -> list[str]:
+        return self.redis.zrangebyscore(self.k("due"), "-inf", now, start=0, num=limit)
+
+    def claim(self, delivery_id: str, now: float, lease_s: float) -> Delivery | None:
+        """The delivery, if it is due and now ours for `lease_s` seconds."""
+        raw = self._claim(keys=[self.k("due"), self.k("delivery", delivery_id)],
+                          args=[delivery_id, now, now + lease_s])
+        return Delivery(**json.loads(raw)) if raw else None
+
+    def unschedule(self, delivery_id: str) -> None:
+        self.redis.zrem(self.k("due"), delivery_id)
+
+    def _log(self, booking_id: str) -> str:
+        return self.k("booking", booking_id, "deliveries")
+
+    # bookings
+
+    def advance_booking(self, booking_id: str, sequence: int) -> bool:
+        """True when this change is the booking's newest, so its reminders stand."""
+        return bool(self._advance(keys=[self.k("booking", booking_id, "state")],
+                                  args=[sequence]))
+
+    def close_booking(self, booking_id: str) -> None:
+        self.redis.hset(self.k("booking", booking_id, "state"), "closed", "1")
+
+    # webhook endpoints
+
+    def add_endpoint(self, endpoint: Endpoint) -> None:
+        pipe = self.redis.pipeline()
+        pipe.set(self.k("webhook", endpoint.id), _dump(endpoint))
+        pipe.sadd(self.k("webhooks"), endpoint.id)
+        pipe.execute()
+
+    def endpoint(self, endpoint_id: str) -> Endpoint | None:
+        raw = self.redis.get(self.k("webhook", endpoint_id))
+        return _endpoint(json.loads(raw)) if raw else None
+
+    def endpoints(self) -> list[Endpoint]:
+        ids = sorted(self.redis.smembers(self.k("webhooks")))
+        raws = self.redis.mget([self.k("webhook", i) for i in ids]) if ids else []
+        return [_endpoint(json.loads(raw)) for raw in raws if raw]
+
+    def remove_endpoint(self, endpoint_id: str) -> None:
+        pipe = self.redis.pipeline()
+        pipe.delete(self.k("webhook", endpoint_id))
+        pipe.srem(self.k("webhooks"), endpoint_id)
+        pipe.execute()
+
+
+def _dump(record: Delivery | Endpoint) -> str:
+    # Shallow on purpose: asdict() would deep-copy the whole event payload first.
+    return json.dumps({f.name: getattr(record, f.name) for f in fields(record)})
+
+
+def _endpoint(data: dict) -> Endpoint:
+    studios = data.pop("studios")
+    return Endpoint(**{**data, "events": tuple(data["events"])},
+                    studios=None if studios is None else tuple(studios))

@@ -1,0 +1,117 @@
+"""Event -> webhook received: how long a partner waits to hear of a booking.
+
+A burst of booking.created events is published at once onto the broker; the
+notifications worker (its real process) sends each one's webhook, then its email
+(into the maildir), event after event. Latency per event = received by the endpoint
+- published. Target: p99 < 1 s. Measured with one worker, then with a second replica
+on the same queue (the way to scale: claims keep every send single).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import requests
+
+from bench.harness import BenchEnv, Stats, row
+from services.common import bus
+from services.common.redis import free_port
+from services.notifications import queues
+from tests.unit.notifications.samples import booking_payload
+
+BURST = 100
+WARM_UP = 10
+
+
+class Endpoint:
+    """A partner's endpoint that notes when each webhook-id arrived."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), self._handler())
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/hooks"
+
+    def _handler(self):
+        arrived = self.arrived
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as partners' servers do
+
+            def do_POST(self):  # noqa: N802 - http.server's name
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                arrived.setdefault(self.headers["webhook-id"], time.perf_counter())
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+
+def run(env: BenchEnv, baseline: Stats) -> list[dict]:
+    endpoint = Endpoint()
+    api = env.serve("services.notifications.wsgi:app")
+    response = requests.post(f"{api}/v1/webhooks", headers=env.auth(), timeout=10,
+                             json={"url": endpoint.url, "events": ["booking.created"]})
+    response.raise_for_status()
+    rows = []
+    with bus.broker_connection(env.redis_url) as connection:
+        bus.declare(connection, queues.QUEUES)
+        for workers in (1, 2):
+            env.worker("notifications")
+            stats = _measure(connection, endpoint)
+            rows.append(row(f"notifications: event -> webhook, {BURST} at once, "
+                            f"{workers} worker(s)", stats, baseline, target="p99 < 1000 ms"))
+    endpoint.server.shutdown()
+    return rows
+
+
+def _measure(connection, endpoint: Endpoint) -> Stats:
+    _send_and_wait(connection, endpoint, WARM_UP)
+    published, started = _burst(connection)
+    _wait_all(endpoint, published)
+    return _stats(endpoint, published, started)
+
+
+def _event() -> bus.Envelope:
+    return bus.Envelope(type="booking.created", payload=booking_payload(), source="booking",
+                        city="london")
+
+
+def _send_and_wait(connection, endpoint: Endpoint, count: int) -> None:
+    """Warm up: a new worker's first events pay for imports and template compiling."""
+    published, _ = _burst(connection, count)
+    _wait_all(endpoint, published)
+
+
+def _burst(connection, count: int = BURST) -> tuple[dict[str, float], float]:
+    publisher = bus.Publisher(connection)
+    events = [_event() for _ in range(count)]
+    published, started = {}, time.perf_counter()
+    for envelope in events:
+        publisher.publish(envelope)
+        published[envelope.id] = time.perf_counter()
+    return published, started
+
+
+def _wait_all(endpoint: Endpoint, published: dict[str, float], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not published.keys() <= endpoint.arrived.keys() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _stats(endpoint: Endpoint, published: dict[str, float], started: float) -> Stats:
+    latencies = [(endpoint.arrived[i] - at) * 1000 for i, at in published.items()
+                 if i in endpoint.arrived]
+    last = max((endpoint.arrived[i] for i in published if i in endpoint.arrived),
+               default=started)
+    missing = len(published) - len(latencies)
+    return Stats(len(latencies), last - started, latencies, {204: len(latencies), 0: missing})

@@ -1,0 +1,104 @@
+"""Sending a planned delivery: claim it, send it, record the attempt, announce it.
+
+Exactly-once effect: a delivery exists once per (event, channel, target, kind), as
+the store creates it with SET NX; it is sent only by the holder of its lease, and a
+delivery recorded as sent is never sent again. The lease outlives any send, so a
+worker that dies mid-send leaves the delivery to be retried once the lease lapses:
+the one case where a message may go out twice, which is why a webhook carries the
+event id as `webhook-id` and an email its delivery id as Message-ID.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable
+
+from services.common.bus import Envelope
+from services.notifications.bootstrap import Context
+from services.notifications.domain import Delivery, DeliveryError, retry_delay
+from services.notifications.mail import SMTP_TIMEOUT_S, send_email
+from services.notifications.webhooks import post_webhook
+
+log = logging.getLogger(__name__)
+
+
+def send_due(ctx: Context) -> int:
+    """The worker's periodic job: reminders that fell due, retries, redeliveries, and
+    sends a dead worker left behind."""
+    ids = ctx.store.due_ids(ctx.now().timestamp())
+    send_now(ctx, ids)
+    return len(ids)
+
+
+def send_now(ctx: Context, delivery_ids: Iterable[str]) -> None:
+    for delivery_id in delivery_ids:
+        attempt(ctx, delivery_id)
+
+
+def attempt(ctx: Context, delivery_id: str) -> Delivery | None:
+    """Send one delivery if it is due and nobody else holds it; returns its new state."""
+    delivery = ctx.store.claim(delivery_id, ctx.now().timestamp(), lease_s(ctx))
+    if delivery is None:
+        return None
+    if delivery.status != "pending":
+        ctx.store.unschedule(delivery_id)
+        return None
+    outcome = record(ctx, delivery, send(ctx, delivery))
+    announce(ctx, outcome)
+    return outcome
+
+
+def lease_s(ctx: Context) -> float:
+    """Longer than any one send may take, so a live sender never loses its lease."""
+    return 2 * max(SMTP_TIMEOUT_S, ctx.settings.webhook_timeout_s)
+
+
+def send(ctx: Context, delivery: Delivery) -> str | None:
+    """None when delivered, else why not."""
+    try:
+        if delivery.channel == "email":
+            send_email(ctx.mailer, ctx.settings.mail_from, delivery)
+        else:
+            endpoint = ctx.store.endpoint(delivery.target)
+            post_webhook(ctx.http, endpoint, delivery, ctx.settings.webhook_timeout_s)
+    except DeliveryError as error:
+        return str(error)
+    except Exception as error:  # noqa: BLE001 - a bug must not stop the other sends
+        log.exception("send failed unexpectedly", extra={"booking": delivery.booking,
+                                                         "channel": delivery.channel})
+        return f"internal error ({type(error).__name__})"
+    return None
+
+
+def record(ctx: Context, delivery: Delivery, error: str | None) -> Delivery:
+    now = ctx.now()
+    if error is None:
+        outcome = delivery.sent(now)
+    else:
+        wait = retry_delay(delivery.attempts + 1, ctx.settings.webhook_retry_delays_s,
+                           random.random())
+        outcome = delivery.failed(error, now, wait)
+    ctx.store.save(outcome)
+    log.info("notification attempt", extra={
+        "booking": delivery.booking, "channel": delivery.channel, "kind": delivery.kind,
+        "status": outcome.status, "attempt": outcome.attempts, "error": error})
+    return outcome
+
+
+def announce(ctx: Context, delivery: Delivery) -> None:
+    """notification.sent / notification.failed, once a delivery's fate is settled.
+    Best effort: the delivery log is the record; a lost announcement loses nothing."""
+    if delivery.status == "pending":
+        return
+    payload = {"notification_id": delivery.id, "booking": delivery.booking,
+               "channel": delivery.channel, "kind": delivery.kind,
+               "attempts": delivery.attempts, "last_error": delivery.last_error}
+    envelope = Envelope(type=f"notification.{delivery.status}", payload=payload,
+                        source="notifications", city=ctx.settings.city,
+                        correlation_id=delivery.correlation_id)
+    try:
+        ctx.infra.publisher.publish(envelope)
+    except Exception as error:  # noqa: BLE001 - see the docstring
+        log.warning("could not publish", extra={"type": envelope.type,
+                                                "error": type(error).__name__})

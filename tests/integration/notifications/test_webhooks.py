@@ -1,0 +1,110 @@
+"""Partner endpoints: registration, signed deliveries to a real receiver, retries."""
+
+from __future__ import annotations
+
+from standardwebhooks import Webhook
+
+from services.common import bus
+from tests.helpers import WebhookReceiver, wait_for
+from tests.integration.notifications.conftest import publish, receiving
+from tests.unit.notifications.samples import booking_payload, cancelled, envelope
+
+
+def received(receiver: WebhookReceiver, count: int = 1) -> list:
+    return wait_for(lambda: receiver.received if len(receiver.received) >= count else None,
+                    what=f"{count} webhook request(s)")
+
+
+def test_registering_shows_the_secret_once(api, webhook_receiver):
+    created = api.add_webhook(webhook_receiver.url, ["booking.created", "booking.cancelled"])
+    assert created["secret"].startswith("whsec_")
+    assert created["events"] == ["booking.created", "booking.cancelled"]
+    [listed] = api.call("GET", "/v1/webhooks").json["items"]
+    assert listed["id"] == created["id"] and "secret" not in listed
+
+
+def test_a_booking_event_is_delivered_signed_with_the_event_id(ctx, worker, api,
+                                                              webhook_receiver):
+    secret = api.add_webhook(webhook_receiver.url)["secret"]
+    sent = envelope("booking.created", booking_payload())
+    publish(ctx, sent)
+    [request] = received(webhook_receiver)
+    body = Webhook(secret).verify(request.body, request.headers)
+    assert request.headers["webhook-id"] == sent.id
+    assert body["type"] == "booking.created" and body["timestamp"] == sent.occurred_at
+    assert body["data"] == sent.payload["booking"]
+    entry = api.wait_for_entry(body["data"]["id"], "booking.created", "sent")
+    assert (entry["channel"], entry["attempts"]) == ("webhook", 1)
+    assert entry["endpoint"] == api.call("GET", "/v1/webhooks").json["items"][0]["id"]
+
+
+def test_a_partner_endpoint_receives_only_its_studios_events(ctx, worker, api):
+    with receiving() as partners, receiving() as admins:
+        api.add_webhook(partners.url, as_="partner")  # camden only
+        api.add_webhook(admins.url, as_="admin")
+        publish(ctx, envelope("booking.created", booking_payload(studio="islington")),
+                envelope("booking.created", booking_payload(studio="camden")))
+        assert len(received(admins, 2)) == 2
+        [only] = received(partners)
+        assert only.json()["data"]["studio"] == "camden"
+
+
+def test_an_endpoint_receives_only_the_event_types_it_chose(ctx, worker, api,
+                                                           webhook_receiver):
+    api.add_webhook(webhook_receiver.url, ["booking.cancelled"])
+    payload = booking_payload()
+    publish(ctx, envelope("booking.created", payload),
+            envelope("booking.cancelled", cancelled(payload)))
+    [request] = received(webhook_receiver)
+    assert request.json()["type"] == "booking.cancelled"
+
+
+def test_a_receiver_failing_twice_gets_it_on_the_third_attempt(ctx, worker, api):
+    with receiving(fail_first=2) as flaky:
+        api.add_webhook(flaky.url)
+        sent = envelope("booking.created", booking_payload())
+        publish(ctx, sent)
+        requests = received(flaky, 3)
+        booking = sent.payload["booking"]["id"]
+        entry = api.wait_for_entry(booking, "booking.created", "sent")
+    assert {r.headers["webhook-id"] for r in requests} == {sent.id}
+    assert (entry["attempts"], entry["last_error"]) == (3, None)
+    assert len(flaky.received) == 3  # delivered once: nothing after the 2xx
+
+
+def test_a_receiver_that_never_answers_2xx_ends_failed(ctx, worker, api):
+    with receiving(fail_first=100) as broken:
+        api.add_webhook(broken.url)
+        payload = booking_payload()
+        publish(ctx, envelope("booking.created", payload))
+        entry = api.wait_for_entry(payload["booking"]["id"], "booking.created", "failed")
+    assert entry["attempts"] == 3
+    assert entry["last_error"] == "the endpoint answered HTTP 500"
+
+
+def test_a_completed_booking_calls_the_webhook_and_emails_nobody(ctx, worker, api,
+                                                                 webhook_receiver):
+    api.add_webhook(webhook_receiver.url, ["booking.completed"])
+    payload = booking_payload()
+    done = {**payload, "booking": {**payload["booking"], "status": "completed"}}
+    publish(ctx, envelope("booking.completed", done))
+    [request] = received(webhook_receiver)
+    assert request.json()["data"]["status"] == "completed"
+    entry = api.wait_for_entry(payload["booking"]["id"], "booking.completed", "sent")
+    assert [e["kind"] for e in api.log(payload["booking"]["id"])] == [entry["kind"]]
+
+
+def test_each_settled_delivery_is_announced_on_the_bus(ctx, worker):
+    announced = bus.event_queue("test.notification-events", ["notification.*"])
+    with ctx.infra.connection() as connection:
+        bus.declare(connection, [announced])
+        payload = booking_payload()
+        publish(ctx, envelope("booking.created", payload))
+        with connection.SimpleQueue(announced) as queue:
+            message = queue.get(timeout=10)
+            message.ack()
+    event = bus.envelope_from_body(message.payload)
+    assert (event.type, event.source) == ("notification.sent", "notifications")
+    assert event.payload["booking"] == payload["booking"]["id"]
+    assert (event.payload["channel"], event.payload["kind"]) == ("email", "confirmation")
+    assert event.correlation_id == "req-test"
