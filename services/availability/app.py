@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.availability import api
+from services.availability import api, schemas
 from services.availability.bootstrap import bootstrap
 from services.common.config import load_settings
 from services.common.service import Infra, base_app
@@ -14,5 +14,10 @@ def create_app(config: dict | None = None) -> Flask:
     infra = Infra.from_settings(load_settings().with_overrides(config))
     app, smorest = base_app("availability", "Spa availability API", infra)
     app.extensions["spa"] = bootstrap(infra)
+    # The catalog's own field types, as the OpenAPI document should show them.
+    smorest.register_field(schemas.Hours, "string", None)
+    smorest.register_field(schemas.DateOrInstant, "string", None)
+    smorest.register_field(schemas.WeeklyHours, "object", None)
+    smorest.register_field(schemas.Weekdays, "array", None)
     smorest.register_blueprint(api.blp)
     return app

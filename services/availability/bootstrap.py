@@ -2,15 +2,45 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+from services.availability.catalog_loader import parse_catalog
+from services.availability.domain import Catalog
+from services.availability.slot_cache import SlotCache
+from services.availability.store import Store
 from services.common.service import Infra
 
 
 @dataclass
 class Context:
     infra: Infra
+    store: Store
+    clock: Callable[[], float] = time.time  # tests move time on instead of sleeping
+    slots: SlotCache = field(default_factory=SlotCache)
+    _cached: tuple[int, Catalog] | None = field(default=None, repr=False)
+
+    @property
+    def city(self) -> str:
+        return self.infra.settings.city
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    def catalog(self) -> Catalog:
+        return self.versioned_catalog()[1]
+
+    def versioned_catalog(self) -> tuple[int, Catalog]:
+        """The stored catalog and its version; parsed again only after a change (one
+        GET per call). One tuple, so threads never pair a version with another catalog."""
+        cached = self._cached
+        if cached is None or cached[0] != self.store.catalog_version():
+            version, doc = self.store.read_catalog()
+            catalog = parse_catalog(doc, "stored catalog") if doc else Catalog.empty(self.city)
+            cached = self._cached = (version, catalog)
+        return cached
 
 
-def bootstrap(infra: Infra) -> Context:
-    return Context(infra)
+def bootstrap(infra: Infra, clock: Callable[[], float] = time.time) -> Context:
+    return Context(infra, Store(infra.redis, infra.settings.city), clock)

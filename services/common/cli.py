@@ -217,5 +217,13 @@ def replay_dead(service: str, queue: str) -> None:
         click.echo(f"replayed {dead.replay(queue, connection)}")
 
 
+def _register_service_commands() -> None:
+    from services.availability.cli import catalog
+
+    cli.add_command(catalog)
+
+
+_register_service_commands()
+
 if __name__ == "__main__":
     cli()

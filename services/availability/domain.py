@@ -1,0 +1,265 @@
+"""The availability domain: the city catalog and the reservation ledger, as plain
+dataclasses. Pure: no Flask, no Redis.
+
+Instants the engine and the ledger compute with are epoch seconds (int, UTC): they are
+the ledger's sorted-set scores, and integer arithmetic keeps the slot search cheap.
+Wall-clock things (opening hours, shifts) stay local to the studio's IANA zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
+# The intake form asks exactly these; booking maps its answers onto these names.
+CONTRAINDICATIONS = ("pregnancy", "recent_surgery", "recent_injury")
+# Opening hours never cross local midnight, so a reservation lies inside one local day,
+# and a local day lasts at most 25 h (the autumn clock change): the ledger looks back
+# this far to find every reservation that overlaps a given instant.
+MAX_SPAN_S = 26 * 3600
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """A wall-clock range within one local day, [start, end)."""
+
+    start: time
+    end: time
+
+    @property
+    def minutes(self) -> tuple[int, int]:
+        return minute_of_day(self.start), minute_of_day(self.end)
+
+    def contains(self, other: TimeRange) -> bool:
+        return self.start <= other.start and other.end <= self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def minute_of_day(moment: time) -> int:
+    return moment.hour * 60 + moment.minute
+
+
+@dataclass(frozen=True)
+class Absence:
+    """A closure of a studio or a therapist's time off. Dates mean whole local days,
+    `last` included; instants are exact, `last` excluded."""
+
+    first: date | datetime
+    last: date | datetime
+    reason: str = ""
+
+    def span(self, zone: ZoneInfo) -> tuple[int, int]:
+        return instant_of(self.first, zone), instant_of(self.last, zone, day_end=True)
+
+
+def instant_of(value: date | datetime, zone: ZoneInfo, day_end: bool = False) -> int:
+    """An instant as is; a date as its local midnight (the next one with `day_end`)."""
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    day = value + timedelta(days=1) if day_end else value
+    return local_midnight(day, zone)
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> int:
+    return int(datetime.combine(day, time(), zone).timestamp())
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+    def to_json(self) -> dict:
+        return {"amount": f"{self.amount:.2f}", "currency": self.currency}
+
+
+@dataclass(frozen=True)
+class City:
+    id: str
+    name: str
+    timezone: str
+    currency: str
+
+
+@dataclass(frozen=True)
+class Studio:
+    id: str
+    name: str
+    timezone: str
+    opening_hours: Mapping[int, tuple[TimeRange, ...]]  # weekday -> ranges; absent: closed
+    address: str = ""
+    closures: tuple[Absence, ...] = ()
+    slot_step_min: int = 15
+    cancellation_window_h: int = 24
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def hours_on(self, day: date) -> tuple[TimeRange, ...]:
+        return self.opening_hours.get(day.weekday(), ())
+
+
+@dataclass(frozen=True)
+class Room:
+    id: str
+    studio: str
+    name: str
+    equipment: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Shift:
+    studio: str
+    days: frozenset[int]  # weekdays
+    hours: TimeRange
+
+
+@dataclass(frozen=True)
+class Therapist:
+    id: str
+    name: str
+    skills: frozenset[str]
+    shifts: tuple[Shift, ...]
+    time_off: tuple[Absence, ...] = ()
+
+    def hours_at(self, studio: str, day: date) -> list[TimeRange]:
+        weekday = day.weekday()
+        return [s.hours for s in self.shifts if s.studio == studio and weekday in s.days]
+
+    def works_at(self, studio: str) -> bool:
+        return any(shift.studio == studio for shift in self.shifts)
+
+
+@dataclass(frozen=True)
+class Requires:
+    skill: str
+    equipment: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Treatment:
+    id: str
+    name: str
+    durations_min: tuple[int, ...]
+    prices: Mapping[int, Decimal]  # duration -> amount in the city's currency
+    requires: Requires
+    buffer_min: int = 0  # cleanup after the treatment: therapist and room stay busy
+    contraindications: tuple[str, ...] = ()
+    preparation: tuple[str, ...] = ()
+    aftercare: tuple[str, ...] = ()
+    no_food_before_min: int | None = None
+    intake_required: bool = False
+
+    def price(self, duration: int, currency: str) -> Money:
+        return Money(self.prices[duration], currency)
+
+    def busy_s(self, duration: int) -> int:
+        """How long therapist and room are taken: the treatment and its cleanup."""
+        return (duration + self.buffer_min) * 60
+
+    def can_use(self, room: Room) -> bool:
+        return self.requires.equipment <= room.equipment
+
+    def can_be_given_by(self, therapist: Therapist) -> bool:
+        return self.requires.skill in therapist.skills
+
+
+KINDS = ("studios", "rooms", "therapists", "treatments")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    city: City
+    equipment: frozenset[str] = frozenset()
+    skills: frozenset[str] = frozenset()
+    studios: Mapping[str, Studio] = field(default_factory=dict)
+    rooms: Mapping[str, Room] = field(default_factory=dict)
+    therapists: Mapping[str, Therapist] = field(default_factory=dict)
+    treatments: Mapping[str, Treatment] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, city: str) -> Catalog:
+        return cls(City(city, city, "UTC", "XXX"))
+
+    def rooms_at(self, studio: str) -> list[Room]:
+        return [room for room in self.rooms.values() if room.studio == studio]
+
+    def therapists_at(self, studio: str) -> list[Therapist]:
+        return [t for t in self.therapists.values() if t.works_at(studio)]
+
+    def offers(self, studio: str, treatment: Treatment) -> bool:
+        """Some room has the equipment and some therapist there has the skill."""
+        return (any(treatment.can_use(room) for room in self.rooms_at(studio))
+                and any(treatment.can_be_given_by(t) for t in self.therapists_at(studio)))
+
+    def alternatives(self, studio: str, treatment: Treatment) -> list[Treatment]:
+        """Other treatments offered at `studio` that share none of its contraindications."""
+        avoid = set(treatment.contraindications)
+        return [t for t in self.treatments.values()
+                if t.id != treatment.id and not avoid & set(t.contraindications)
+                and self.offers(studio, t)]
+
+    def with_entry(self, kind: str, entry) -> Catalog:
+        """A copy with `entry` added to, or replacing its namesake in, `kind`."""
+        return replace(self, **{kind: {**getattr(self, kind), entry.id: entry}})
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A therapist and a room taken for [start, busy_until) at one studio: a hold
+    until `expires_at`, or confirmed for a booking (`expires_at` 0)."""
+
+    hold_id: str
+    studio: str
+    treatment: str
+    duration: int
+    therapist: str
+    room: str
+    start: int
+    end: int  # the treatment's end; `busy_until` adds the cleanup buffer
+    busy_until: int
+    price: Money
+    expires_at: int = 0
+    booking_id: str = ""
+
+    @property
+    def confirmed(self) -> bool:
+        return self.expires_at == 0
+
+    def is_live(self, now: int) -> bool:
+        """Confirmed, or a hold that has not expired: it takes its time."""
+        return self.confirmed or self.expires_at > now
+
+    def overlaps(self, start: int, busy_until: int) -> bool:
+        return self.start < busy_until and start < self.busy_until
+
+
+class Refusal(Exception):
+    """A request the domain turns down; the HTTP and RPC edges render it."""
+
+    def __init__(self, status: int, code: str, detail: str, **extra):
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.extra = status, code, detail, extra
+
+
+def not_found(what: str, ident: str) -> Refusal:
+    return Refusal(404, "not_found", f"no such {what}: {ident}")
+
+
+def invalid(field_name: str, message: str) -> Refusal:
+    return Refusal(422, "validation_error", "some fields are invalid",
+                   errors={field_name: [message]})
+
+
+@lru_cache(maxsize=1 << 16)  # searches render the same grid instants again and again
+def iso(instant: int) -> str:
+    """RFC 3339 in UTC, as instants travel on the wire."""
+    return datetime.fromtimestamp(instant, UTC).isoformat()

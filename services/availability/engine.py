@@ -1,0 +1,300 @@
+"""The slot search, and the choice of therapist and room for a hold. Pure: the catalog
+and the live reservations come in, slots go out.
+
+Time rules, the ones peers get wrong:
+- starts lie on the studio's step grid in LOCAL time, inside a shift, and are walked
+  as real instants from there, so the spring-forward gap offers nothing and the
+  repeated autumn hour offers each real instant once;
+- a treatment and its cleanup must fit inside the shift in real elapsed time, and
+  never run across a clock change (the wall clock would disagree with its length).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from services.availability.domain import (
+    Catalog,
+    Money,
+    Reservation,
+    Room,
+    Studio,
+    Therapist,
+    TimeRange,
+    Treatment,
+    instant_of,
+    iso,
+    minute_of_day,
+)
+
+DAY_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Span:
+    """[start, end) in epoch seconds."""
+
+    start: int
+    end: int
+
+    def overlaps(self, other: Span) -> bool:
+        return self.start < other.end and other.start < self.end
+
+    def contains(self, other: Span) -> bool:
+        return self.start <= other.start and other.end <= self.end
+
+
+@dataclass(frozen=True)
+class SlotQuery:
+    """Starts in [first, last] for dates (whole local days), [first, last) for instants."""
+
+    treatment: Treatment
+    duration: int
+    studios: tuple[Studio, ...]
+    first: date | datetime
+    last: date | datetime
+    therapist: str | None = None
+
+
+@dataclass(frozen=True)
+class Slot:
+    studio: str
+    start: int
+    end: int
+    therapists: tuple[str, ...]
+    price: Money
+
+    def to_json(self) -> dict:
+        return {"studio": self.studio, "start": iso(self.start), "end": iso(self.end),
+                "therapists": list(self.therapists), "price": self.price.to_json()}
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """What already takes each therapist's and room's time at one studio: live
+    reservations, time off and closures."""
+
+    therapists: dict[str, list[Span]]
+    rooms: dict[str, list[Span]]
+
+    def within(self, span: Span) -> Blocks:
+        """Only the blocks that overlap `span`."""
+        def near(table: dict[str, list[Span]]) -> dict[str, list[Span]]:
+            return {name: [b for b in spans if b.overlaps(span)] for name, spans in table.items()}
+
+        return Blocks(near(self.therapists), near(self.rooms))
+
+
+@dataclass(frozen=True)
+class Pair:
+    therapist: Therapist
+    room: Room
+
+
+def search(catalog: Catalog, query: SlotQuery, reservations: Iterable[Reservation],
+           now: int) -> list[Slot]:
+    """Every bookable start, sorted by start; each lists the therapists who can take it."""
+    reservations = list(reservations)
+    slots = []
+    for studio in query.studios:
+        blocks = blocks_at(catalog, studio, reservations, now)
+        slots += studio_slots(catalog, studio, query, blocks, now)
+    return sorted(slots, key=lambda slot: (slot.start, slot.studio))
+
+
+def studio_slots(catalog: Catalog, studio: Studio, query: SlotQuery, blocks: Blocks,
+                 now: int) -> list[Slot]:
+    treatment, duration = query.treatment, query.duration
+    busy_s = treatment.busy_s(duration)
+    rooms = able_rooms(catalog, studio, treatment)
+    therapists = able_therapists(catalog, studio, treatment, query.therapist)
+    wanted = query_span(studio, query.first, query.last)
+    window = Span(max(wanted.start, now), wanted.end)
+    price = treatment.price(duration, catalog.city.currency)
+    slots = []
+    for day in local_days(studio.zone, window):
+        today = blocks.within(day_span(studio.zone, day))  # short lists for every check
+        for start, ids in free_starts(studio, day, therapists, window, busy_s, today).items():
+            if any_room_free(rooms, Span(start, start + busy_s), today):
+                slots.append(Slot(studio.id, start, start + duration * 60, tuple(sorted(ids)),
+                                  price))
+    return slots
+
+
+def free_starts(studio: Studio, day: date, therapists: list[Therapist], window: Span,
+                busy_s: int, blocks: Blocks) -> dict[int, list[str]]:
+    """Start -> the therapists on shift and free for it, on one local day."""
+    offered: dict[int, list[str]] = {}
+    for therapist in therapists:
+        blocked = blocks.therapists.get(therapist.id, [])
+        for hours in therapist.hours_at(studio.id, day):
+            for start in grid_starts(studio, day, hours, busy_s):
+                if window.start <= start < window.end and is_free(
+                        Span(start, start + busy_s), blocked):
+                    offered.setdefault(start, []).append(therapist.id)
+    return offered
+
+
+def any_room_free(rooms: list[Room], span: Span, blocks: Blocks) -> bool:
+    return any(is_free(span, blocks.rooms.get(room.id, [])) for room in rooms)
+
+
+def is_free(span: Span, blocked: list[Span]) -> bool:
+    # Span.overlaps written out: this is the search's innermost check.
+    return not any(span.start < b.end and b.start < span.end for b in blocked)
+
+
+def able_rooms(catalog: Catalog, studio: Studio, treatment: Treatment) -> list[Room]:
+    return [room for room in catalog.rooms_at(studio.id) if treatment.can_use(room)]
+
+
+def able_therapists(catalog: Catalog, studio: Studio, treatment: Treatment,
+                    only: str | None = None) -> list[Therapist]:
+    return [t for t in catalog.therapists_at(studio.id)
+            if treatment.can_be_given_by(t) and only in (None, t.id)]
+
+
+def grid_starts(studio: Studio, day: date, hours: TimeRange, busy_s: int) -> range | list[int]:
+    """Starts on the studio's local grid whose treatment and cleanup fit inside `hours`
+    of local `day`; none that would run across a clock change."""
+    zone, step = studio.zone, studio.slot_step_min
+    begin, end = hours.minutes
+    first = local_instant(day, -(-begin // step) * step, zone)
+    closing = local_instant(day, end, zone)
+    starts = range(first, closing - busy_s + 1, step * 60)
+    if utc_offset(zone, first) == utc_offset(zone, closing):
+        return starts  # no clock change within these hours: the common case
+    return [s for s in starts if utc_offset(zone, s) == utc_offset(zone, s + busy_s)]
+
+
+def local_instant(day: date, minutes: int, zone: ZoneInfo) -> int:
+    # Aware datetime + timedelta is wall-clock arithmetic: 09:00 stays 09:00 local.
+    return int((datetime.combine(day, time(), zone) + timedelta(minutes=minutes)).timestamp())
+
+
+def local_span(day: date, hours: TimeRange, zone: ZoneInfo) -> Span:
+    begin, end = hours.minutes
+    return Span(local_instant(day, begin, zone), local_instant(day, end, zone))
+
+
+def utc_offset(zone: ZoneInfo, instant: int) -> timedelta | None:
+    return datetime.fromtimestamp(instant, zone).utcoffset()
+
+
+def local_day(zone: ZoneInfo, instant: int) -> date:
+    return datetime.fromtimestamp(instant, zone).date()
+
+
+def day_span(zone: ZoneInfo, day: date) -> Span:
+    return Span(local_instant(day, 0, zone), local_instant(day + timedelta(days=1), 0, zone))
+
+
+def local_days(zone: ZoneInfo, window: Span) -> list[date]:
+    if window.end <= window.start:
+        return []
+    first, last = local_day(zone, window.start), local_day(zone, window.end - 1)
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def query_span(studio: Studio, first: date | datetime, last: date | datetime) -> Span:
+    zone = studio.zone
+    return Span(instant_of(first, zone), instant_of(last, zone, day_end=True))
+
+
+def blocks_at(catalog: Catalog, studio: Studio, reservations: Iterable[Reservation],
+              now: int) -> Blocks:
+    zone = studio.zone
+    closures = [Span(*closure.span(zone)) for closure in studio.closures]
+    therapists = {t.id: [Span(*off.span(zone)) for off in t.time_off] + closures
+                  for t in catalog.therapists_at(studio.id)}
+    rooms = {room.id: list(closures) for room in catalog.rooms_at(studio.id)}
+    for r in reservations:
+        if r.studio == studio.id and r.is_live(now):
+            taken = Span(r.start, r.busy_until)
+            therapists.setdefault(r.therapist, []).append(taken)
+            rooms.setdefault(r.room, []).append(taken)
+    return Blocks(therapists, rooms)
+
+
+# Holds ------------------------------------------------------------------------------
+
+def start_problem(studio: Studio, busy_s: int, start: int) -> str | None:
+    """Why `start` can never be booked at this studio, or None when it can."""
+    local = datetime.fromtimestamp(start, studio.zone)
+    if local.second or minute_of_day(local.time()) % studio.slot_step_min:
+        return f"not on the studio's {studio.slot_step_min}-minute grid"
+    if not any(start in grid_starts(studio, local.date(), hours, busy_s)
+               for hours in studio.hours_on(local.date())):
+        return "the treatment and its cleanup do not fit inside the opening hours"
+    return None
+
+
+def free_pairs(catalog: Catalog, studio: Studio, treatment: Treatment, duration: int,
+               start: int, reservations: Iterable[Reservation], now: int,
+               therapist: str | None = None) -> list[Pair]:
+    """Every (therapist, room) free to take this start, best first."""
+    busy_s = treatment.busy_s(duration)
+    span, day = Span(start, start + busy_s), local_day(studio.zone, start)
+    blocks = blocks_at(catalog, studio, reservations, now)
+    therapists = [t for t in able_therapists(catalog, studio, treatment, therapist)
+                  if on_shift(studio, t, day, start, busy_s)
+                  and is_free(span, blocks.therapists.get(t.id, []))]
+    rooms = [room for room in able_rooms(catalog, studio, treatment)
+             if is_free(span, blocks.rooms.get(room.id, []))]
+    pairs = [Pair(t, room) for t in therapists for room in rooms]
+    return sorted(pairs, key=lambda pair: pair_cost(pair, treatment, span, blocks))
+
+
+def on_shift(studio: Studio, therapist: Therapist, day: date, start: int, busy_s: int) -> bool:
+    return any(start in grid_starts(studio, day, hours, busy_s)
+               for hours in therapist.hours_at(studio.id, day))
+
+
+def pair_cost(pair: Pair, treatment: Treatment, span: Span, blocks: Blocks) -> tuple:
+    """Keep special rooms for the treatments that need them (the bars room stays free
+    for ashiatsu); then pack the day tight, so free time stays in usable blocks; ids
+    break ties, so the choice is deterministic."""
+    spare_equipment = len(pair.room.equipment - treatment.requires.equipment)
+    idle = (idle_before(span, blocks.therapists.get(pair.therapist.id, []))
+            + idle_before(span, blocks.rooms.get(pair.room.id, [])))
+    return spare_equipment, idle, pair.therapist.id, pair.room.id
+
+
+def idle_before(span: Span, blocked: list[Span]) -> int:
+    """Seconds the resource would sit idle right before `span` (a day when it was free)."""
+    ends = [block.end for block in blocked if block.end <= span.start]
+    return min(span.start - max(ends), DAY_S) if ends else DAY_S
+
+
+# Catalog changes --------------------------------------------------------------------
+
+def misfit(catalog: Catalog, r: Reservation) -> str | None:
+    """Why a reservation no longer fits the catalog (None when it still does): the
+    check that keeps an admin change from stranding a confirmed booking."""
+    studio = catalog.studios.get(r.studio)
+    therapist, room = catalog.therapists.get(r.therapist), catalog.rooms.get(r.room)
+    treatment = catalog.treatments.get(r.treatment)
+    if not (studio and therapist and room and treatment):
+        return "its studio, therapist, room or treatment no longer exists"
+    if room.studio != studio.id or not treatment.can_use(room):
+        return f"room {room.id} lacks the equipment for {treatment.id}"
+    if not treatment.can_be_given_by(therapist):
+        return f"therapist {therapist.id} lacks the skill {treatment.requires.skill}"
+    return time_misfit(studio, therapist, Span(r.start, r.busy_until))
+
+
+def time_misfit(studio: Studio, therapist: Therapist, span: Span) -> str | None:
+    zone, day = studio.zone, local_day(studio.zone, span.start)
+    if not any(local_span(day, h, zone).contains(span) for h in studio.hours_on(day)):
+        return "outside the studio's opening hours"
+    if not any(local_span(day, h, zone).contains(span)
+               for h in therapist.hours_at(studio.id, day)):
+        return f"outside therapist {therapist.id}'s shifts"
+    if not is_free(span, [Span(*c.span(zone)) for c in studio.closures]):
+        return "the studio is closed then"
+    if not is_free(span, [Span(*off.span(zone)) for off in therapist.time_off]):
+        return f"therapist {therapist.id} is off then"
+    return None

@@ -1,0 +1,24 @@
+-- Free a hold or a confirmed reservation at once. Idempotent: a second call finds
+-- nothing and returns false.
+-- With ARGV[2] == "expired" (the sweeper), only a hold past expires_at is taken off the
+-- ledger, and its record stays until it ages out, so a late confirm still hears
+-- "hold_expired" rather than "not_found".
+-- KEYS[1] ledger  KEYS[2] hold record  KEYS[3] pending holds  KEYS[4] ledger version
+-- ARGV[1] now  ARGV[2] "all" | "expired"
+-- Returns the released reservation's JSON, or false.
+local raw = redis.call('GET', KEYS[2])
+if not raw then
+  return false
+end
+local hold = cjson.decode(raw)
+if ARGV[2] == 'expired' then
+  if hold.expires_at == 0 or hold.expires_at > tonumber(ARGV[1]) then
+    return false
+  end
+else
+  redis.call('DEL', KEYS[2])
+end
+redis.call('ZREM', KEYS[1], raw)
+redis.call('ZREM', KEYS[3], hold.hold_id)
+redis.call('INCR', KEYS[4])
+return raw

@@ -1,0 +1,412 @@
+"""marshmallow at the edges: the city file / stored catalog / admin bodies (one shape
+for all three, loaded into domain dataclasses), partner views, query arguments and
+RPC params."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from services.availability.domain import (
+    CONTRAINDICATIONS,
+    WEEKDAYS,
+    Absence,
+    City,
+    Requires,
+    Room,
+    Shift,
+    Studio,
+    Therapist,
+    TimeRange,
+    Treatment,
+)
+
+MAX_SEARCH_DAYS = 31
+IDENT = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$",
+                        error="use 1-64 lowercase letters, digits, '-' or '_'")
+TOKEN = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
+                        error="use 1-64 letters, digits, '.', ':', '-' or '_'")
+RANGE = re.compile(r"^(\d{2}:\d{2})-(\d{2}:\d{2})$")
+STEPS = (5, 10, 15, 20, 30, 60)
+YEARS = (2000, 2999)  # divisors of an hour: the grid survives a clock change
+
+
+# Custom fields ----------------------------------------------------------------------
+
+def parse_range(text: object) -> TimeRange:
+    match = RANGE.match(text) if isinstance(text, str) else None
+    try:
+        hours = TimeRange(*(time.fromisoformat(part) for part in match.groups()))
+    except (AttributeError, ValueError):
+        raise ValidationError(f"{text!r} is not 'HH:MM-HH:MM' (quote it in YAML)") from None
+    if hours.end <= hours.start:
+        raise ValidationError(f"{text!r} must end after it starts, on the same day")
+    return hours
+
+
+def weekday(name: object) -> int:
+    if name not in WEEKDAYS:
+        raise ValidationError(f"{name!r} is not a weekday ({', '.join(WEEKDAYS)})")
+    return WEEKDAYS.index(name)
+
+
+class Hours(fields.Field):
+    """'09:00-17:00' <-> TimeRange."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return str(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return parse_range(value)
+
+
+class WeeklyHours(fields.Field):
+    """{mon: ['07:00-12:00', '13:00-21:00'], tue: '09:00-17:00'} <-> {0: (TimeRange, ...)}.
+    A day left out is closed."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return {WEEKDAYS[day]: [str(r) for r in ranges] for day, ranges in sorted(value.items())}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise ValidationError("expected weekday: hours, e.g. {mon: '09:00-17:00'}")
+        return {weekday(name): tuple(parse_range(r) for r in _as_list(ranges))
+                for name, ranges in value.items()}
+
+
+def _as_list(value: object) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+class Weekdays(fields.Field):
+    """['mon', 'tue'] <-> frozenset({0, 1})."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return [WEEKDAYS[day] for day in sorted(value)]
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, list) or not value:
+            raise ValidationError("expected a non-empty list of weekdays, e.g. [mon, tue]")
+        return frozenset(weekday(name) for name in value)
+
+
+class Names(fields.List):
+    """A set of names (equipment, skills), dumped sorted so documents are stable."""
+
+    def __init__(self, **kwargs):
+        super().__init__(fields.String(validate=validate.Length(min=1)), **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return sorted(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return frozenset(super()._deserialize(value, attr, data, **kwargs))
+
+
+class Zone(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        name = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationError(f"unknown time zone {name!r} (an IANA name, "
+                                  "e.g. Europe/London)") from None
+        return name
+
+
+class DateOrInstant(fields.Field):
+    """A date ('2026-12-01', in the studio's zone) or an instant with an offset."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value.isoformat()
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError("expected a date (YYYY-MM-DD) or an RFC 3339 instant")
+        if "T" in value:
+            return parse_instant(value.replace(" ", "+"))  # '+' arrives as ' ' in URLs
+        try:
+            return within_years(date.fromisoformat(value))
+        except ValueError:
+            raise ValidationError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_instant(text: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"{text!r} is not an RFC 3339 instant") from None
+    if instant.tzinfo is None:
+        raise ValidationError(f"{text!r} needs an offset, e.g. +00:00")
+    return within_years(instant)
+
+
+def within_years(moment: date) -> date:
+    """Dates far outside any booking would only overflow date arithmetic later."""
+    if not YEARS[0] <= moment.year <= YEARS[1]:
+        raise ValidationError(f"the year must lie between {YEARS[0]} and {YEARS[1]}")
+    return moment
+
+
+def check_order(first: date | datetime, last: date | datetime, field: str) -> None:
+    if isinstance(first, datetime) != isinstance(last, datetime):
+        raise ValidationError("give both as dates or both as instants", field)
+    if last < first:
+        raise ValidationError("must not be before the start", field)
+
+
+# Catalog entries (the city file, the stored catalog, admin bodies) ---------------------
+
+class CitySchema(Schema):
+    id = fields.String(required=True, validate=IDENT)
+    name = fields.String(required=True)
+    timezone = Zone(required=True)
+    currency = fields.String(required=True, validate=validate.Regexp(
+        r"^[A-Z]{3}$", error="an ISO 4217 code, e.g. GBP"))
+
+    @post_load
+    def make(self, data, **kwargs) -> City:
+        return City(**data)
+
+
+class AbsenceSchema(Schema):
+    start = DateOrInstant(required=True, attribute="first",
+                          metadata={"description": "a date (whole local day) or an instant"})
+    end = DateOrInstant(required=True, attribute="last",
+                        metadata={"description": "a date (included) or an instant (excluded)"})
+    reason = fields.String(load_default="")
+
+    @validates_schema
+    def end_after_start(self, data, **kwargs):
+        check_order(data["first"], data["last"], "end")
+
+    @post_load
+    def make(self, data, **kwargs) -> Absence:
+        return Absence(**data)
+
+
+class StudioSchema(Schema):
+    id = fields.String(required=True, validate=IDENT)
+    name = fields.String(required=True)
+    address = fields.String(load_default="")
+    timezone = Zone(required=True)
+    opening_hours = WeeklyHours(required=True, metadata={
+        "description": "weekday -> 'HH:MM-HH:MM' or a list of them; a missing day is closed"})
+    closures = fields.List(fields.Nested(AbsenceSchema), load_default=list)
+    slot_step_min = fields.Integer(load_default=15, validate=validate.OneOf(STEPS))
+    cancellation_window_h = fields.Integer(load_default=24, validate=validate.Range(0, 336))
+
+    @post_load
+    def make(self, data, **kwargs) -> Studio:
+        return Studio(**{**data, "closures": tuple(data["closures"])})
+
+
+class RoomSchema(Schema):
+    id = fields.String(required=True, validate=IDENT)
+    studio = fields.String(required=True)
+    name = fields.String(required=True)
+    equipment = Names(required=True)
+
+    @post_load
+    def make(self, data, **kwargs) -> Room:
+        return Room(**data)
+
+
+class ShiftSchema(Schema):
+    studio = fields.String(required=True)
+    days = Weekdays(required=True)
+    hours = Hours(required=True, metadata={"description": "'HH:MM-HH:MM', local time"})
+
+    @post_load
+    def make(self, data, **kwargs) -> Shift:
+        return Shift(**data)
+
+
+class TherapistSchema(Schema):
+    id = fields.String(required=True, validate=IDENT)
+    name = fields.String(required=True)
+    skills = Names(required=True)
+    shifts = fields.List(fields.Nested(ShiftSchema), required=True)
+    time_off = fields.List(fields.Nested(AbsenceSchema), load_default=list)
+
+    @post_load
+    def make(self, data, **kwargs) -> Therapist:
+        return Therapist(**{**data, "shifts": tuple(data["shifts"]),
+                            "time_off": tuple(data["time_off"])})
+
+
+class RequiresSchema(Schema):
+    skill = fields.String(required=True)
+    equipment = Names(load_default=frozenset)
+
+    @post_load
+    def make(self, data, **kwargs) -> Requires:
+        return Requires(**data)
+
+
+def texts() -> fields.List:
+    return fields.List(fields.String(), load_default=tuple)
+
+
+class TreatmentSchema(Schema):
+    id = fields.String(required=True, validate=IDENT)
+    name = fields.String(required=True)
+    durations_min = fields.List(fields.Integer(strict=True, validate=validate.Range(5, 480)),
+                                required=True, validate=validate.Length(min=1))
+    prices = fields.Dict(keys=fields.Integer(), values=fields.Decimal(
+        places=2, as_string=True, validate=validate.Range(0, min_inclusive=False)),
+        required=True, metadata={"description": "duration -> amount in the city currency"})
+    requires = fields.Nested(RequiresSchema, required=True)
+    buffer_min = fields.Integer(load_default=0, validate=validate.Range(0, 240))
+    contraindications = fields.List(fields.String(validate=validate.OneOf(CONTRAINDICATIONS)),
+                                    load_default=tuple)
+    preparation = texts()
+    aftercare = texts()
+    no_food_before_min = fields.Integer(load_default=None, allow_none=True,
+                                        validate=validate.Range(0, 24 * 60))
+    intake_required = fields.Boolean(load_default=False)
+
+    @post_load
+    def make(self, data, **kwargs) -> Treatment:
+        lists = ("durations_min", "contraindications", "preparation", "aftercare")
+        return Treatment(**{**data, **{name: tuple(data[name]) for name in lists}})
+
+
+class CatalogSchema(Schema):
+    """A whole city file. Entries load into dataclasses; catalog_loader assembles them."""
+
+    city = fields.Nested(CitySchema, required=True)
+    equipment = Names(required=True, metadata={"description": "every equipment name known"})
+    skills = Names(required=True, metadata={"description": "every skill name known"})
+    studios = fields.List(fields.Nested(StudioSchema), required=True)
+    rooms = fields.List(fields.Nested(RoomSchema), load_default=list)
+    therapists = fields.List(fields.Nested(TherapistSchema), load_default=list)
+    treatments = fields.List(fields.Nested(TreatmentSchema), load_default=list)
+
+
+def optional_id() -> fields.String:
+    return fields.String(load_default="", metadata={"description": "optional; the path names it"})
+
+
+class StudioBody(StudioSchema):
+    id = optional_id()
+
+
+class RoomBody(RoomSchema):
+    id = optional_id()
+
+
+class TherapistBody(TherapistSchema):
+    id = optional_id()
+
+
+class TreatmentBody(TreatmentSchema):
+    id = optional_id()
+
+
+# Partner views -------------------------------------------------------------------------
+
+class MoneySchema(Schema):
+    amount = fields.String(metadata={"example": "95.00"})
+    currency = fields.String(metadata={"example": "GBP"})
+
+
+class StudioView(Schema):
+    id = fields.String()
+    name = fields.String()
+    city = fields.String()
+    timezone = fields.String()
+    address = fields.String()
+
+
+class RequiresView(Schema):
+    skill = fields.String()
+    equipment = fields.List(fields.String())
+
+
+class TreatmentView(Schema):
+    id = fields.String()
+    name = fields.String()
+    durations_min = fields.List(fields.Integer())
+    prices = fields.Dict(keys=fields.String(), values=fields.Nested(MoneySchema))
+    requires = fields.Nested(RequiresView)
+    contraindications = fields.List(fields.String())
+    preparation = fields.List(fields.String())
+    aftercare = fields.List(fields.String())
+    no_food_before_min = fields.Integer(allow_none=True)
+
+
+class SlotView(Schema):
+    studio = fields.String()
+    start = fields.String(metadata={"format": "date-time"})
+    end = fields.String(metadata={"format": "date-time"})
+    therapists = fields.List(fields.String())
+    price = fields.Nested(MoneySchema)
+
+
+def items_of(schema: type[Schema]) -> type[Schema]:
+    name = schema.__name__.removesuffix("View") + "List"
+    return Schema.from_dict({"items": fields.List(fields.Nested(schema))}, name=name)
+
+
+StudioList = items_of(StudioView)
+TreatmentList = items_of(TreatmentView)
+SlotList = items_of(SlotView)
+
+
+class SlotQueryArgs(Schema):
+    treatment = fields.String(required=True)
+    duration = fields.Integer(required=True, metadata={"description": "minutes, e.g. 60"})
+    from_ = DateOrInstant(required=True, data_key="from",
+                          metadata={"description": "a date in the studio's zone, or an instant"})
+    to = DateOrInstant(required=True, metadata={
+        "description": f"a date (included) or an instant (excluded); at most "
+                       f"{MAX_SEARCH_DAYS} days after `from`"})
+    studio = fields.String()
+    therapist = fields.String()
+
+    @validates_schema
+    def range_is_short(self, data, **kwargs):
+        first, last = data["from_"], data["to"]
+        check_order(first, last, "to")
+        days = (last - first) + (timedelta(days=1) if not isinstance(last, datetime) else
+                                 timedelta())
+        if days > timedelta(days=MAX_SEARCH_DAYS):
+            raise ValidationError(f"the range spans more than {MAX_SEARCH_DAYS} days", "to")
+
+
+class ConflictView(Schema):
+    code = fields.String(metadata={"example": "conflicts_with_bookings"})
+    detail = fields.String()
+    bookings = fields.List(fields.String(), metadata={"description": "confirmed bookings"})
+    holds = fields.List(fields.String(), metadata={"description": "unexpired holds"})
+
+
+# RPC params (availability.rpc) ---------------------------------------------------------
+
+class DescribeParams(Schema):
+    studio = fields.String(required=True)
+    treatment = fields.String(required=True)
+
+
+class HoldParams(Schema):
+    studio = fields.String(required=True)
+    treatment = fields.String(required=True)
+    duration = fields.Integer(required=True)
+    start = fields.AwareDateTime(required=True, format="iso", validate=within_years)
+    therapist = fields.String(load_default=None, allow_none=True)
+    hold_id = fields.String(load_default=None, allow_none=True, validate=TOKEN)
+    ttl_s = fields.Integer(load_default=None, allow_none=True,
+                           validate=validate.Range(1, 24 * 3600))
+
+
+class ConfirmParams(Schema):
+    hold_id = fields.String(required=True, validate=TOKEN)
+    booking_id = fields.String(required=True, validate=validate.Length(1, 64))
+
+
+class ReleaseParams(Schema):
+    hold_id = fields.String(required=True, validate=TOKEN)

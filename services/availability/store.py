@@ -1,0 +1,158 @@
+"""The availability service's Redis keys (`spa:<city>:availability:...`) and scripts.
+
+catalog                  the city catalog: one JSON document, the city file's shape
+catalog:version          bumped by every change: a process re-reads the catalog only then
+{studio:<id>}:ledger     sorted set: each reservation (hold or confirmed) of the studio as
+                         JSON, scored by start. A search reads only its own range
+                         (ZRANGEBYSCORE costs log n + what is in range), so 100,000 past
+                         bookings cost what 1,000 do.
+{studio:<id>}:hold:<id>  the same JSON, found by hold id (confirm, release)
+{studio:<id>}:pending    unconfirmed hold ids scored by expires_at: what the sweeper frees
+{studio:<id>}:version    bumped by every ledger write: cached searches key on it
+
+A studio's keys share the hash tag {studio:<id>}, so each script stays on one Redis
+Cluster slot. A therapist's shifts never overlap across studios (the loader checks
+it), so each studio's own ledger is enough to keep its therapists single-booked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from pathlib import Path
+
+import redis
+
+from services.availability.domain import MAX_SPAN_S, Money, Reservation
+from services.common.redis import key
+
+LUA = Path(__file__).parent / "lua"
+# An expired hold's record outlives it this long, so a late confirm hears
+# "hold_expired" instead of "not_found"; then Redis ages it out.
+RECORD_GRACE_S = 7 * 24 * 3600
+
+Decide = Callable[[dict | None, list[Reservation]], dict]
+
+
+def encode(r: Reservation) -> str:
+    fields = {**vars(r), "price": r.price.to_json()}
+    return json.dumps(fields, separators=(",", ":"))
+
+
+def decode(raw: str) -> Reservation:
+    fields = json.loads(raw)
+    price = fields.pop("price")
+    return Reservation(**fields, price=Money(Decimal(price["amount"]), price["currency"]))
+
+
+class Store:
+    def __init__(self, client: redis.Redis, city: str):
+        self.redis = client
+        self.city = city
+        self._hold, self._confirm, self._release = (
+            client.register_script((LUA / f"{name}.lua").read_text())
+            for name in ("hold", "confirm", "release"))
+
+    def k(self, *parts: str) -> str:
+        return key(self.city, "availability", *parts)
+
+    def studio_keys(self, studio: str, hold_id: str = "") -> list[str]:
+        """The keys a script touches: ledger, hold record, pending holds, version."""
+        tag = f"{{studio:{studio}}}"
+        return [self.k(tag, "ledger"), self.k(tag, "hold", hold_id), self.k(tag, "pending"),
+                self.k(tag, "version")]
+
+    # The catalog -------------------------------------------------------------------
+
+    @property
+    def catalog_key(self) -> str:
+        return self.k("catalog")
+
+    @property
+    def version_key(self) -> str:
+        return self.k("catalog", "version")
+
+    def catalog_version(self) -> int:
+        return int(self.redis.get(self.version_key) or 0)
+
+    def read_catalog(self) -> tuple[int, dict | None]:
+        version, doc = self.redis.mget(self.version_key, self.catalog_key)
+        return int(version or 0), json.loads(doc) if doc else None
+
+    def save_catalog_if_absent(self, doc: dict) -> bool:
+        stored = self.redis.set(self.catalog_key, json.dumps(doc), nx=True)
+        if stored:
+            self.redis.incr(self.version_key)
+        return bool(stored)
+
+    def change_catalog(self, since: int, decide: Decide) -> dict:
+        """Store `decide(current doc, reservations from `since` on)`. WATCH makes it
+        atomic against holds and other changes: if any lands meanwhile, decide again."""
+
+        def attempt(pipe: redis.client.Pipeline) -> dict:
+            current = json.loads(pipe.get(self.catalog_key) or "null")
+            studios = [studio["id"] for studio in (current or {}).get("studios", [])]
+            pipe.watch(*(self.studio_keys(studio)[0] for studio in studios))
+            upcoming = [r for studio in studios for r in self._since(pipe, studio, since)]
+            doc = decide(current, upcoming)
+            pipe.multi()
+            pipe.set(self.catalog_key, json.dumps(doc))
+            pipe.incr(self.version_key)
+            return doc
+
+        return self.redis.transaction(attempt, self.version_key, value_from_callable=True)
+
+    def _since(self, conn, studio: str, since: int) -> list[Reservation]:
+        ledger = self.studio_keys(studio)[0]
+        return [decode(raw) for raw in conn.zrangebyscore(ledger, since - MAX_SPAN_S, "+inf")]
+
+    # The ledger --------------------------------------------------------------------
+
+    def versions(self, studios: Iterable[str]) -> tuple[int, ...]:
+        """Each studio's ledger version: equal versions, equal ledgers."""
+        found = self.redis.mget([self.studio_keys(studio)[3] for studio in studios])
+        return tuple(int(version or 0) for version in found)
+
+    def reservations(self, spans: dict[str, tuple[int, int]]) -> list[Reservation]:
+        """Every reservation that may overlap [start, end) at each studio, live or not."""
+        pipe = self.redis.pipeline(transaction=False)
+        for studio, (start, end) in spans.items():
+            pipe.zrangebyscore(self.studio_keys(studio)[0], start - MAX_SPAN_S, end + MAX_SPAN_S)
+        return [decode(raw) for found in pipe.execute() for raw in found]
+
+    def hold(self, r: Reservation, now: int) -> tuple[str, Reservation | None]:
+        """("held" | "exists" | "taken", the reservation now under that hold id)."""
+        status, found = self._hold(keys=self.studio_keys(r.studio, r.hold_id),
+                                   args=[encode(r), now, MAX_SPAN_S,
+                                         r.expires_at + RECORD_GRACE_S])
+        return status, decode(found) if status != "taken" else None
+
+    def confirm(self, studio: str, hold_id: str, booking_id: str,
+                now: int) -> tuple[str, Reservation | None]:
+        """("confirmed" | "not_found" | "expired" | "other_booking", the reservation)."""
+        status, *found = self._confirm(keys=self.studio_keys(studio, hold_id),
+                                       args=[booking_id, now])
+        return status, decode(found[0]) if found else None
+
+    def release(self, studio: str, hold_id: str, now: int,
+                expired_only: bool = False) -> Reservation | None:
+        found = self._release(keys=self.studio_keys(studio, hold_id),
+                              args=[now, "expired" if expired_only else "all"])
+        return decode(found) if found else None
+
+    def find(self, studio: str, hold_id: str) -> Reservation | None:
+        raw = self.redis.get(self.studio_keys(studio, hold_id)[1])
+        return decode(raw) if raw else None
+
+    def expired_holds(self, studio: str, now: int) -> list[str]:
+        return self.redis.zrangebyscore(self.studio_keys(studio)[2], "-inf", now)
+
+    def studio_of(self, hold_id: str, studios: Iterable[str]) -> str | None:
+        """Which studio keeps this hold (ids are chosen by callers, so they do not say)."""
+        studios = list(studios)
+        pipe = self.redis.pipeline(transaction=False)
+        for studio in studios:
+            pipe.exists(self.studio_keys(studio, hold_id)[1])
+        return next((s for s, found in zip(studios, pipe.execute(), strict=True) if found),
+                    None)

@@ -1,0 +1,147 @@
+"""Hold, confirm and release against a real Redis, as booking uses them."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from services.availability import handlers, queues
+from services.availability.bootstrap import bootstrap
+from services.availability.domain import Absence
+from services.common.auth import Principal
+from services.common.rpc import RpcError
+from tests.integration.availability.conftest import DAY, hold_params
+
+
+def refusal(call, params) -> RpcError:
+    with pytest.raises(RpcError) as caught:
+        call(params)
+    return caught.value
+
+
+def slot_starts(ctx, treatment="ashiatsu", therapist=None) -> list[str]:
+    day = date.fromisoformat(DAY)
+    args = {"treatment": treatment, "duration": 60, "from_": day, "to": day,
+            "studio": "camden", "therapist": therapist}
+    admin = Principal("test", "admin")
+    found = json.loads(handlers.search_slots(ctx, args, admin))["items"]
+    return [slot["start"][11:16] for slot in found]
+
+
+def test_a_hold_names_its_therapist_room_price_and_expiry(rpc, clock):
+    held = rpc["hold"](hold_params())
+    assert held["therapist"] == {"id": "maya", "name": "Maya Okafor"}
+    assert held["room"] == {"id": "camden-bars", "name": "Ashiatsu room"}
+    assert held["price"] == {"amount": "95.00", "currency": "GBP"}
+    assert held["end"] == f"{DAY}T11:00:00+00:00"
+    assert held["expires_at"] == "2027-01-04T09:10:00+00:00"  # the default 10 min
+
+
+def test_a_held_slot_is_gone_from_the_search_until_released(rpc, ctx):
+    held = rpc["hold"](hold_params())
+    assert "10:00" not in slot_starts(ctx)
+    assert rpc["release"]({"hold_id": held["hold_id"]}) == {"hold_id": held["hold_id"],
+                                                            "released": True}
+    assert "10:00" in slot_starts(ctx)
+
+
+def test_the_one_bars_room_cannot_be_held_twice(rpc):
+    rpc["hold"](hold_params(therapist="maya"))
+    overlapping = hold_params(start=f"{DAY}T10:30:00+00:00")  # in the cleanup of the first
+    assert refusal(rpc["hold"], overlapping).code == "slot_unavailable"
+    assert refusal(rpc["hold"], overlapping).status == 409
+
+
+def test_a_hold_after_the_cleanup_buffer_fits(rpc):
+    rpc["hold"](hold_params())
+    assert rpc["hold"](hold_params(start=f"{DAY}T11:15:00+00:00"))["room"]["id"] == "camden-bars"
+
+
+def test_a_retried_hold_with_the_same_id_returns_the_same_hold(rpc):
+    first = rpc["hold"](hold_params(hold_id="hold-retry-1"))
+    again = rpc["hold"](hold_params(hold_id="hold-retry-1"))
+    assert again == first
+
+
+def test_confirm_is_a_no_op_for_the_same_booking_and_refused_for_another(rpc):
+    held = rpc["hold"](hold_params())
+    confirm = {"hold_id": held["hold_id"], "booking_id": "bk-1"}
+    assert rpc["confirm"](confirm) == {**confirm, "status": "confirmed"}
+    assert rpc["confirm"](confirm)["status"] == "confirmed"
+    other = refusal(rpc["confirm"], {**confirm, "booking_id": "bk-2"})
+    assert (other.status, other.code) == (409, "slot_unavailable")
+
+
+def test_an_expired_hold_frees_its_time_with_no_timer(rpc, ctx, clock):
+    held = rpc["hold"](hold_params(ttl_s=60))
+    clock.now += 61
+    assert "10:00" in slot_starts(ctx)
+    late = refusal(rpc["confirm"], {"hold_id": held["hold_id"], "booking_id": "bk-late"})
+    assert (late.status, late.code) == (409, "hold_expired")
+    assert rpc["hold"](hold_params())["hold_id"] != held["hold_id"]
+
+
+def test_a_confirmed_reservation_never_expires(rpc, ctx, clock):
+    held = rpc["hold"](hold_params(ttl_s=60))
+    rpc["confirm"]({"hold_id": held["hold_id"], "booking_id": "bk-1"})
+    clock.now += 3600
+    assert "10:00" not in slot_starts(ctx)
+
+
+def test_release_frees_a_confirmed_reservation_and_is_idempotent(rpc, ctx):
+    held = rpc["hold"](hold_params())
+    rpc["confirm"]({"hold_id": held["hold_id"], "booking_id": "bk-1"})
+    assert rpc["release"]({"hold_id": held["hold_id"]})["released"] is True
+    assert rpc["release"]({"hold_id": held["hold_id"]})["released"] is False
+    assert rpc["release"]({"hold_id": "never-held"})["released"] is False
+    assert "10:00" in slot_starts(ctx)
+
+
+def test_a_reschedule_holds_the_new_time_before_freeing_the_old(rpc, ctx):
+    old = rpc["hold"](hold_params())
+    rpc["confirm"]({"hold_id": old["hold_id"], "booking_id": "bk-1"})
+    new = rpc["hold"](hold_params(start=f"{DAY}T13:00:00+00:00"))
+    rpc["confirm"]({"hold_id": new["hold_id"], "booking_id": "bk-1"})
+    rpc["release"]({"hold_id": old["hold_id"]})
+    starts = slot_starts(ctx)
+    assert "10:00" in starts and "13:00" not in starts
+
+
+def test_unknown_ids_and_bad_params_are_refused_with_their_status(rpc):
+    assert refusal(rpc["hold"], hold_params(studio="nowhere")).status == 404
+    assert refusal(rpc["hold"], hold_params(therapist="nobody")).status == 404
+    assert refusal(rpc["confirm"], {"hold_id": "nope", "booking_id": "b"}).status == 404
+    bad = refusal(rpc["hold"], hold_params(duration=45, start="10am"))
+    assert (bad.status, bad.code) == (422, "validation_error")
+    assert set(bad.extra["errors"]) == {"start"}  # shapes first; duration is checked next
+    assert "duration" in refusal(rpc["hold"], hold_params(duration=45)).extra["errors"]
+    off_grid = refusal(rpc["hold"], hold_params(start=f"{DAY}T10:05:00+00:00"))
+    assert "grid" in off_grid.extra["errors"]["start"][0]
+
+
+def test_a_start_in_the_past_is_refused(rpc):
+    assert "past" in refusal(rpc["hold"], hold_params(start="2027-01-04T08:00:00+00:00")
+                             ).extra["errors"]["start"][0]
+
+
+def test_describe_gives_the_studio_treatment_and_safe_alternatives(rpc):
+    described = rpc["describe"]({"studio": "camden", "treatment": "ashiatsu"})
+    assert described["studio"]["currency"] == "GBP"
+    assert described["studio"]["cancellation_window_h"] == 24
+    assert described["treatment"]["intake_required"] is True
+    assert described["treatment"]["no_food_before_min"] == 180
+    assert described["alternatives"] == [{"id": "relaxation", "name": "Relaxation massage"}]
+
+
+def test_a_repeated_search_sees_every_write_expiry_and_catalog_change(rpc, ctx, infra, clock):
+    assert "10:00" in slot_starts(ctx)  # computed, and kept for the next time
+    elsewhere = queues.methods(bootstrap(infra, clock))  # another worker process
+    elsewhere["hold"](hold_params(ttl_s=60))
+    assert "10:00" not in slot_starts(ctx)
+    clock.now += 61
+    assert "10:00" in slot_starts(ctx)
+    day = date.fromisoformat(DAY)
+    handlers.add_time_off(bootstrap(infra, clock), "maya", Absence(day, day))
+    assert slot_starts(ctx, therapist="maya") == []
