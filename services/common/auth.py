@@ -59,21 +59,28 @@ class KeyStore:
         self.store.hset(self.keys, hash_key(api_key), json.dumps(record))
 
     def lookup(self, api_key: str) -> Principal | None:
-        raw = self.store.hget(self.keys, hash_key(api_key))
-        if raw is None:
-            return None
-        record = json.loads(raw)
-        return Principal(record["name"], record["role"], frozenset(record["studios"]))
+        return _principal(self.store.hget(self.keys, hash_key(api_key)))
 
     def revoke(self, api_key: str) -> bool:
         return bool(self.store.hdel(self.keys, hash_key(api_key)))
 
-    def over_limit(self, api_key: str, per_minute: int) -> int:
-        """Seconds to wait when this key used its minute's budget, else 0."""
+    def authenticate(self, api_key: str, per_minute: int) -> tuple[Principal | None, int]:
+        """The key's principal and the seconds to wait when it used up this minute's
+        budget (else 0), in one round trip: it runs before every request."""
         window = int(time.time() // 60)
         counter = key(self.city, "auth", "rate", hash_key(api_key)[:24], str(window))
-        used, _ = self.store.pipeline().incr(counter).expire(counter, 120).execute()
-        return 60 - int(time.time() % 60) if used > per_minute else 0
+        pipe = self.store.pipeline(transaction=False)
+        raw, used, _ = pipe.hget(self.keys, hash_key(api_key)).incr(counter).expire(
+            counter, 120).execute()
+        wait = 60 - int(time.time() % 60) if used > per_minute else 0
+        return _principal(raw), wait
+
+
+def _principal(raw: str | None) -> Principal | None:
+    if raw is None:
+        return None
+    record = json.loads(raw)
+    return Principal(record["name"], record["role"], frozenset(record["studios"]))
 
 
 def install_auth(app: Flask, keys: KeyStore, per_minute: int) -> None:
@@ -84,11 +91,11 @@ def install_auth(app: Flask, keys: KeyStore, per_minute: int) -> None:
         if request.path.startswith(PUBLIC_PATHS) or not request.path.startswith("/v1/"):
             return
         api_key = _bearer_token()
-        principal = keys.lookup(api_key) if api_key else None
+        principal, wait = keys.authenticate(api_key, per_minute) if api_key else (None, 0)
         if principal is None:
             raise ApiError(401, "unauthenticated", "a valid API key is required",
                            headers={"WWW-Authenticate": "Bearer"})
-        if wait := keys.over_limit(api_key, per_minute):
+        if wait:
             raise ApiError(429, "rate_limited", f"too many requests; retry in {wait} s",
                            headers={"Retry-After": str(wait)})
         g.principal = principal
