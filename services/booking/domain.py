@@ -1,0 +1,256 @@
+"""Bookings as data, and the rules that decide what may happen to one.
+
+Pure: no Flask, no Redis, no clock (callers pass `now`), so each rule is tested alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import Enum
+
+# `pending` (stored, hold not yet confirmed) and `failed` (confirm refused or the
+# saga abandoned) are the saga's own states: partners only ever see VISIBLE ones.
+VISIBLE = ("confirmed", "cancelled", "completed", "no_show")
+TRANSITIONS = {
+    "pending": ("confirmed", "failed"),
+    "confirmed": ("cancelled", "completed", "no_show"),
+}
+DEFAULT_CANCELLATION_WINDOW_H = 24
+
+# Bump when the screening rules change: each booking records the version that let it
+# through, so a later audit knows which rules were applied.
+RULE_VERSION = "contraindications-1"
+# Catalog contraindication -> the intake flag that declares it.
+INTAKE_FLAGS = {"pregnancy": "pregnant", "recent_surgery": "recent_surgery",
+                "recent_injury": "recent_injury"}
+
+
+class InvalidTransition(Exception):
+    def __init__(self, status: str, wanted: str):
+        super().__init__(f"a {status} booking cannot become {wanted}")
+
+
+class IntakeRequired(Exception):
+    pass
+
+
+class Contraindicated(Exception):
+    def __init__(self, reasons: tuple[str, ...]):
+        super().__init__(", ".join(reasons))
+        self.reasons = reasons
+
+
+@dataclass(frozen=True)
+class Named:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Customer:
+    name: str
+    email: str
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class Intake:
+    pregnant: bool
+    recent_surgery: bool
+    recent_injury: bool
+    pressure: str
+    notes: str | None = None
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What the client declared, and which version of the rules accepted it."""
+
+    declared: Intake | None
+    rule_version: str = RULE_VERSION
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Therapist and room time that availability set aside for us until `expires_at`."""
+
+    id: str
+    studio: str
+    treatment: str
+    duration: int
+    start: datetime
+    end: datetime
+    therapist: Named
+    room: Named
+    price: dict
+    expires_at: datetime | None  # None once confirmed
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+
+@dataclass(frozen=True)
+class SlotRequest:
+    """A time a client asks for; no therapist means any qualified one."""
+
+    studio: str
+    treatment: str
+    duration: int
+    start: datetime
+    therapist: str | None = None
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    """Book a hold made earlier (`hold`), or a slot directly (`slot`): exactly one."""
+
+    customer: Customer
+    intake: Intake | None
+    hold: str | None = None
+    slot: SlotRequest | None = None
+
+
+@dataclass(frozen=True)
+class Booking:
+    id: str
+    status: str
+    studio: str
+    treatment: str
+    duration: int
+    start: datetime
+    end: datetime
+    therapist: str
+    room: str
+    price: dict
+    customer: Customer
+    screening: Screening
+    hold_id: str
+    context: dict  # names and texts every event carries (see docs/internal-contracts.md)
+    cancellation_window_h: int
+    created_at: datetime
+    updated_at: datetime
+    late_cancellation: bool = False
+    cancel_reason: str = ""
+    sequence: int = 0  # +1 on every reschedule, so consumers can order versions
+    next_hold: str | None = None  # a reschedule's new hold, until it is confirmed
+    version: int = 0  # the store's compare-and-set counter
+
+    @property
+    def visible(self) -> bool:
+        return self.status in VISIBLE
+
+
+def screen(intake: Intake | None, contraindications: list[str],
+           intake_required: bool) -> Screening:
+    """Refuse a treatment the client declared a contraindication for."""
+    if intake is None:
+        if intake_required or contraindications:
+            raise IntakeRequired()
+        return Screening(None)
+    reasons = declared_contraindications(intake, contraindications)
+    if reasons:
+        raise Contraindicated(reasons)
+    return Screening(intake)
+
+
+def declared_contraindications(intake: Intake, contraindications: list[str]) -> tuple[str, ...]:
+    """The treatment's contraindications the intake declares. A catalog name without an
+    intake flag cannot be declared, so it cannot refuse a booking."""
+    return tuple(name for name in contraindications
+                 if name in INTAKE_FLAGS and getattr(intake, INTAKE_FLAGS[name]))
+
+
+def new_booking(booking_id: str, hold: Hold, customer: Customer, screening: Screening,
+                describe: dict, now: datetime) -> Booking:
+    """A pending booking for `hold`; `describe` is availability's view of the studio."""
+    studio = describe["studio"]
+    return Booking(
+        id=booking_id, status="pending", studio=hold.studio, treatment=hold.treatment,
+        duration=hold.duration, start=hold.start, end=hold.end, therapist=hold.therapist.id,
+        room=hold.room.id, price=hold.price, customer=customer, screening=screening,
+        hold_id=hold.id, context=event_context(describe, hold),
+        cancellation_window_h=studio.get("cancellation_window_h")
+        or DEFAULT_CANCELLATION_WINDOW_H,
+        created_at=now, updated_at=now)
+
+
+def event_context(describe: dict, hold: Hold) -> dict:
+    studio, treatment = describe["studio"], describe["treatment"]
+    return {
+        "studio": {k: studio.get(k) for k in ("id", "name", "address", "timezone")},
+        "treatment": {k: treatment.get(k) for k in ("id", "name", "preparation", "aftercare",
+                                                    "no_food_before_min")},
+        "therapist": _named(hold.therapist), "room": _named(hold.room),
+    }
+
+
+def _named(item: Named) -> dict:
+    return {"id": item.id, "name": item.name}
+
+
+def transition(booking: Booking, to: str, now: datetime) -> Booking:
+    if to not in TRANSITIONS.get(booking.status, ()):
+        raise InvalidTransition(booking.status, to)
+    return replace(booking, status=to, updated_at=now)
+
+
+def cancel(booking: Booking, now: datetime, reason: str = "") -> Booking:
+    cancelled = transition(booking, "cancelled", now)
+    late = is_late_cancellation(booking.start, now, booking.cancellation_window_h)
+    return replace(cancelled, late_cancellation=late, cancel_reason=reason)
+
+
+def is_late_cancellation(start: datetime, now: datetime, window_h: int) -> bool:
+    """Late: inside the studio's window before the start (the studio may charge)."""
+    return now > start - timedelta(hours=window_h)
+
+
+def begin_reschedule(booking: Booking, hold_id: str) -> Booking:
+    """Record the new hold before asking for it, so a crash leaves a trace to undo."""
+    if booking.status != "confirmed":
+        raise InvalidTransition(booking.status, "rescheduled")
+    if booking.next_hold:
+        raise InvalidTransition("rescheduling", "rescheduled again")
+    return replace(booking, next_hold=hold_id)  # bookkeeping: not a change partners see
+
+
+def finish_reschedule(booking: Booking, hold: Hold, now: datetime) -> Booking:
+    context = {**booking.context, "therapist": _named(hold.therapist), "room": _named(hold.room)}
+    return replace(booking, start=hold.start, end=hold.end, therapist=hold.therapist.id,
+                   room=hold.room.id, price=hold.price, hold_id=hold.id, next_hold=None,
+                   sequence=booking.sequence + 1, context=context, updated_at=now)
+
+
+def abandon(booking: Booking, now: datetime) -> tuple[Booking, str | None]:
+    """Undo a saga step that did not finish: the booking as it must be, and the hold
+    that must be released (None when there is nothing to undo)."""
+    if booking.status == "pending":
+        return transition(booking, "failed", now), booking.hold_id
+    if booking.next_hold:
+        return replace(booking, next_hold=None), booking.next_hold
+    return booking, None
+
+
+class Replay(Enum):
+    NEW = "new"
+    REPLAY = "replay"
+    CONFLICT = "conflict"
+    IN_PROGRESS = "in_progress"
+
+
+def fingerprint(body: dict) -> str:
+    """A stable hash of a JSON request body (key order and spacing do not matter)."""
+    canonical = json.dumps(body, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def replay_decision(record: dict | None, body_fingerprint: str) -> Replay:
+    """What to do with a request whose Idempotency-Key was seen before (`record`)."""
+    if record is None:
+        return Replay.NEW
+    if record["fingerprint"] != body_fingerprint:
+        return Replay.CONFLICT
+    return Replay.REPLAY if record.get("booking") else Replay.IN_PROGRESS

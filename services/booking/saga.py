@@ -1,0 +1,167 @@
+"""The steps that span booking and availability, each with its compensation.
+
+Booking (from a hold made earlier, or directly):
+  1. screen the intake against the treatment (RPC `describe`): before any time is held
+  2. hold the slot (RPC), or take the partner's hold
+  3. commit the booking as `pending`: it names its hold, so a crash leaves a trace
+  4. confirm the hold (RPC)
+  5. commit `confirmed` with its booking.created event and the idempotency receipt,
+     in one MULTI: the event is written by the state change that makes it true, so
+     nothing that says "booked" can exist for a booking whose confirm failed
+If 4 fails: commit `failed` and release the hold. If the process dies between 3 and
+5, the worker finds the booking past its deadline and does the same (`undo`).
+
+Reschedule: record the new hold on the booking, hold it, confirm it, then commit the
+move and release the old hold; on any failure the new hold is released and the
+booking stays as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import UTC, datetime
+
+from services.booking import domain
+from services.booking.bootstrap import Context
+from services.booking.domain import Booking, BookingRequest, Hold, Screening, SlotRequest
+from services.booking.schemas import event_payload
+from services.booking.store import Change, Claim
+from services.common import bus
+from services.common.auth import Principal
+from services.common.http import ApiError, correlation_id
+from services.common.rpc import RpcError, RpcUnavailable
+
+log = logging.getLogger(__name__)
+
+RPC_FAILURES = (RpcError, RpcUnavailable)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(12)}"
+
+
+def book(ctx: Context, principal: Principal, request: BookingRequest,
+         claim: Claim | None = None) -> Booking:
+    taken = partner_hold(ctx, principal, request.hold) if request.hold else None
+    wanted = taken or _in_scope(principal, request.slot)
+    describe = ctx.availability.describe(wanted.studio, wanted.treatment)
+    screening = screen(request.intake, describe)
+    hold = taken or ctx.availability.hold(request.slot, new_id("h"))
+    booking = domain.new_booking(new_id("bk"), hold, request.customer, screening, describe,
+                                 now())
+    pending = ctx.store.commit(Change(booking, takes_hold=request.hold))
+    if pending is None:  # another booking took the hold first
+        raise ApiError(404, "not_found", "no such hold")
+    return _confirm(ctx, pending, claim)
+
+
+def partner_hold(ctx: Context, principal: Principal, hold_id: str) -> Hold:
+    hold = ctx.store.get_hold(hold_id)
+    if hold is None or not principal.sees(hold.studio):
+        raise ApiError(404, "not_found", "no such hold")
+    if hold.expired(now()):
+        raise ApiError(409, "hold_expired", "the hold passed expires_at")
+    return hold
+
+
+def _in_scope(principal: Principal, wanted: SlotRequest) -> SlotRequest:
+    if not principal.sees(wanted.studio):
+        raise ApiError(404, "not_found", "no such studio")
+    return wanted
+
+
+def screen(intake: domain.Intake | None, describe: dict) -> Screening:
+    treatment = describe["treatment"]
+    try:
+        return domain.screen(intake, treatment.get("contraindications") or [],
+                             bool(treatment.get("intake_required")))
+    except domain.IntakeRequired:
+        raise ApiError(422, "intake_required",
+                       f"{treatment['name']} needs the client's intake") from None
+    except domain.Contraindicated as refusal:
+        raise ApiError(422, "contraindicated", f"{treatment['name']} is not safe with: "
+                       f"{refusal}", reasons=list(refusal.reasons),
+                       alternatives=[a["id"] for a in describe.get("alternatives", [])]
+                       ) from None
+
+
+def _confirm(ctx: Context, booking: Booking, claim: Claim | None) -> Booking:
+    try:
+        ctx.availability.confirm(booking.hold_id, booking.id)
+    except RPC_FAILURES:
+        undo(ctx, booking)
+        raise
+    confirmed = domain.transition(booking, "confirmed", now())
+    created = event(ctx, "booking.created", confirmed)
+    saved = ctx.store.commit(Change(confirmed, event=created, receipt=claim))
+    if saved is None:  # the worker undid this saga meanwhile: it took too long
+        raise ApiError(503, "dependency_unavailable", "booking took too long; try again")
+    return saved
+
+
+def cancel(ctx: Context, booking: Booking, reason: str) -> Booking:
+    cancelled = domain.cancel(booking, now(), reason)
+    saved = commit(ctx, Change(cancelled, release=booking.hold_id,
+                               event=event(ctx, "booking.cancelled", cancelled, reason=reason)))
+    release_now(ctx, booking.hold_id)
+    return saved
+
+
+def finish(ctx: Context, booking: Booking, outcome: str) -> Booking:
+    """`completed` or `no_show`: the reservation stays, as the record of the visit."""
+    done = domain.transition(booking, outcome, now())
+    return commit(ctx, Change(done, event=event(ctx, f"booking.{outcome}", done)))
+
+
+def reschedule(ctx: Context, booking: Booking, start: datetime,
+               therapist: str | None = None) -> Booking:
+    wanted = SlotRequest(booking.studio, booking.treatment, booking.duration, start, therapist)
+    marked = commit(ctx, Change(domain.begin_reschedule(booking, new_id("h"))))
+    try:
+        hold = ctx.availability.hold(wanted, marked.next_hold)
+        ctx.availability.confirm(hold.id, booking.id)
+    except RPC_FAILURES:
+        undo(ctx, marked)
+        raise
+    moved = domain.finish_reschedule(marked, hold, now())
+    rescheduled = event(ctx, "booking.rescheduled", moved, previous=booking)
+    saved = ctx.store.commit(Change(moved, event=rescheduled, release=booking.hold_id))
+    if saved is None:  # cancelled or undone meanwhile: give the new time back
+        undo(ctx, ctx.store.get(booking.id))
+        raise ApiError(409, "conflict", "the booking changed meanwhile; read it again")
+    release_now(ctx, booking.hold_id)
+    return saved
+
+
+def commit(ctx: Context, change: Change) -> Booking:
+    saved = ctx.store.commit(change)
+    if saved is None:
+        raise ApiError(409, "conflict", "the booking changed meanwhile; read it again")
+    return saved
+
+
+def undo(ctx: Context, booking: Booking) -> None:
+    """Roll back an unfinished step (domain.abandon), then free its hold."""
+    undone, hold_id = domain.abandon(booking, now())
+    if ctx.store.commit(Change(undone, release=hold_id)) and hold_id:
+        release_now(ctx, hold_id)
+
+
+def release_now(ctx: Context, hold_id: str) -> None:
+    """Free the time at once; if availability does not answer, the worker retries."""
+    try:
+        ctx.availability.release(hold_id)
+    except RPC_FAILURES as error:
+        log.warning("release postponed", extra={"hold": hold_id, "error": str(error)})
+        return
+    ctx.store.released(hold_id)
+
+
+def event(ctx: Context, kind: str, booking: Booking, **extra) -> bus.Envelope:
+    return bus.Envelope(type=kind, payload=event_payload(booking, **extra), source="booking",
+                        city=ctx.city, correlation_id=correlation_id())

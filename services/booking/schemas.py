@@ -1,0 +1,204 @@
+"""marshmallow at the edges: HTTP bodies, query strings, headers, responses and the
+payload of booking events. Unknown fields are refused (marshmallow's RAISE)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from services.booking.domain import (
+    VISIBLE,
+    Booking,
+    BookingRequest,
+    Customer,
+    Intake,
+    SlotRequest,
+)
+from services.booking.store import CURSOR
+
+ID = validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="not a valid id")
+# Outside these years a date is a typo, and Python's datetime arithmetic can overflow.
+SANE_INSTANTS = validate.Range(min=datetime(2000, 1, 1, tzinfo=UTC),
+                               max=datetime(2200, 1, 1, tzinfo=UTC),
+                               error="must be between 2000 and 2200")
+SLOT_FIELDS = ("studio", "treatment", "duration", "start", "therapist")
+
+
+def instant(**kwargs) -> fields.AwareDateTime:
+    """An RFC 3339 instant; an offset is required (a bare local time is ambiguous)."""
+    return fields.AwareDateTime(validate=SANE_INSTANTS, **kwargs)
+
+
+def strict_bool(**kwargs) -> fields.Boolean:
+    return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
+
+
+def in_utc(data: dict, *names: str) -> dict:
+    return {**data, **{n: data[n].astimezone(UTC) for n in names if data.get(n)}}
+
+
+class MoneySchema(Schema):
+    amount = fields.String(metadata={"example": "120.00"})
+    currency = fields.String(metadata={"example": "GBP"})
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, with the field errors or screening reasons when any."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    code = fields.String()
+    errors = fields.Dict()
+    reasons = fields.List(fields.String())
+    alternatives = fields.List(fields.String())
+
+
+class SlotRequestSchema(Schema):
+    studio = fields.String(required=True, validate=ID)
+    treatment = fields.String(required=True, validate=ID)
+    duration = fields.Integer(required=True, strict=True, validate=validate.Range(1, 24 * 60),
+                              metadata={"description": "minutes"})
+    start = instant(required=True)
+    therapist = fields.String(validate=ID, metadata={"description": "omit for any"})
+
+    @post_load
+    def make(self, data: dict, **kwargs) -> SlotRequest:
+        return SlotRequest(**in_utc(data, "start"))
+
+
+class HoldSchema(Schema):
+    id = fields.String()
+    studio = fields.String()
+    treatment = fields.String()
+    duration = fields.Integer()
+    start = fields.AwareDateTime()
+    end = fields.AwareDateTime()
+    therapist = fields.Function(lambda hold: hold.therapist.id)
+    room = fields.Function(lambda hold: hold.room.id)
+    price = fields.Nested(MoneySchema)
+    expires_at = fields.AwareDateTime()
+
+
+class CustomerSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    phone = fields.String(validate=validate.Regexp(r"^\+?[0-9 ()-]{5,40}$"))
+
+    @post_load
+    def make(self, data: dict, **kwargs) -> Customer:
+        return Customer(**data)
+
+
+class IntakeSchema(Schema):
+    pregnant = strict_bool(required=True)
+    recent_surgery = strict_bool(required=True)
+    recent_injury = strict_bool(required=True, metadata={
+        "description": "a recent sprain, fracture or broken bone"})
+    pressure = fields.String(required=True, validate=validate.OneOf(["light", "medium", "firm"]))
+    notes = fields.String(validate=validate.Length(max=2000))
+
+    @post_load
+    def make(self, data: dict, **kwargs) -> Intake:
+        return Intake(**data)
+
+
+class BookingRequestSchema(Schema):
+    """Either `hold` (from POST /v1/holds) or studio, treatment, duration and start."""
+
+    hold = fields.String(validate=ID)
+    studio = fields.String(validate=ID)
+    treatment = fields.String(validate=ID)
+    duration = fields.Integer(strict=True, validate=validate.Range(1, 24 * 60))
+    start = instant()
+    therapist = fields.String(validate=ID)
+    customer = fields.Nested(CustomerSchema, required=True)
+    intake = fields.Nested(IntakeSchema, metadata={
+        "description": "required by treatments that list contraindications"})
+
+    @validates_schema
+    def hold_or_slot(self, data: dict, **kwargs) -> None:
+        slot = [name for name in SLOT_FIELDS if name in data]
+        if "hold" in data and slot:
+            raise ValidationError("give either a hold or a slot, not both", slot[0])
+        missing = [n for n in SLOT_FIELDS[:4] if n not in data]
+        if "hold" not in data and missing:
+            raise ValidationError({n: ["required without a hold"] for n in missing})
+
+    @post_load
+    def make(self, data: dict, **kwargs) -> BookingRequest:
+        slot = {n: data[n] for n in SLOT_FIELDS if n in data}
+        return BookingRequest(data["customer"], data.get("intake"), data.get("hold"),
+                              SlotRequest(**in_utc(slot, "start")) if slot else None)
+
+
+class IdempotencyHeaderSchema(Schema):
+    key = fields.String(data_key="Idempotency-Key", required=True,
+                        validate=validate.Length(1, 255),
+                        metadata={"description": "a retry with the same key books once"})
+
+
+class BookingSchema(Schema):
+    id = fields.String()
+    status = fields.String(metadata={"enum": list(VISIBLE)})
+    studio = fields.String()
+    treatment = fields.String()
+    duration = fields.Integer()
+    start = fields.AwareDateTime()
+    end = fields.AwareDateTime()
+    therapist = fields.String()
+    room = fields.String()
+    price = fields.Nested(MoneySchema)
+    customer = fields.Nested(CustomerSchema)
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+    late_cancellation = fields.Boolean(metadata={
+        "description": "cancelled inside the studio's cancellation window"})
+
+
+class EventBookingSchema(BookingSchema):
+    sequence = fields.Integer()
+
+
+class BookingPageSchema(Schema):
+    items = fields.List(fields.Nested(BookingSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class BookingQuerySchema(Schema):
+    studio = fields.String(validate=ID)
+    from_ = instant(data_key="from", metadata={"description": "starts at or after"})
+    to = instant(metadata={"description": "starts before"})
+    status = fields.String(validate=validate.OneOf(VISIBLE))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 100))
+    cursor = fields.String(validate=validate.Regexp(CURSOR, error="not a valid cursor"))
+
+
+class CancelSchema(Schema):
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class RescheduleSchema(Schema):
+    start = instant(required=True)
+    therapist = fields.String(validate=ID, metadata={"description": "omit for any"})
+
+    @post_load
+    def make(self, data: dict, **kwargs) -> dict:
+        return in_utc(data, "start")
+
+
+EVENT_BOOKING = EventBookingSchema()  # built once: a schema instance is costly to make
+
+
+def event_payload(booking: Booking, previous: Booking | None = None,
+                  reason: str | None = None) -> dict:
+    """The payload of every booking.* event (docs/internal-contracts.md)."""
+    payload = {"booking": EVENT_BOOKING.dump(booking), "context": booking.context}
+    if previous is not None:
+        payload["previous"] = {"start": previous.start.isoformat(),
+                               "end": previous.end.isoformat()}
+    if reason is not None:
+        payload["reason"] = reason
+    return payload

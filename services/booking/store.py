@@ -1,0 +1,244 @@
+"""The booking service's Redis keys, all under `spa:<city>:booking:`.
+
+booking:<id>               one booking as JSON (every status, `failed` ones kept for audit)
+index:all, index:<studio>  listing indexes: sorted sets whose members `<start epoch>:<id>`
+                           all score 0, so lexicographic order is start order and the last
+                           member of a page is the cursor of the next
+pending                    sorted set: booking id -> deadline of a saga in flight; past
+                           it the worker undoes the saga (its process died)
+releases                   sorted set: hold id -> when to (re)try releasing it
+hold:<id>                  a hold made with POST /v1/holds, until it expires
+idempotency:<scope>:<key>  {fingerprint, booking}: a claim while the first request runs,
+                           then its receipt for 24 h
+outbox, outbox:due         envelope id -> envelope JSON; the ids the relay may publish
+
+Every change to a booking goes through `commit`: one MULTI that also writes its event to
+the outbox, so a state change and its event exist together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+
+import redis
+
+from services.booking.domain import Booking, Customer, Hold, Intake, Named, Screening
+from services.common import bus
+from services.common.redis import key
+
+RECEIPT_TTL_S = 24 * 3600
+CURSOR = r"^\d{11}:[A-Za-z0-9_-]{1,64}$"  # an index member: `<start epoch>:<booking id>`
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An Idempotency-Key, scoped to one API key, and the body it was first sent with."""
+
+    scope: str
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one commit writes besides the booking itself."""
+
+    booking: Booking
+    event: bus.Envelope | None = None
+    release: str | None = None  # a hold that must be released (the worker retries)
+    receipt: Claim | None = None  # an Idempotency-Key that now answers with this booking
+    takes_hold: str | None = None  # a POST /v1/holds hold this booking uses up
+
+
+class BookingStore:
+    def __init__(self, client: redis.Redis, city: str, saga_timeout_s: float):
+        self.redis = client
+        self.city = city
+        self.saga_timeout_s = saga_timeout_s
+
+    def k(self, *parts: str) -> str:
+        return key(self.city, "booking", *parts)
+
+    # bookings
+
+    def get(self, booking_id: str) -> Booking | None:
+        return _booking_or_none(self.redis.get(self.k("booking", booking_id)))
+
+    def get_many(self, booking_ids: list[str]) -> list[Booking | None]:
+        if not booking_ids:
+            return []
+        raw = self.redis.mget([self.k("booking", i) for i in booking_ids])
+        return [_booking_or_none(text) for text in raw]
+
+    def commit(self, change: Change) -> Booking | None:
+        """Write `change` in one MULTI, if nobody changed the booking since it was read
+        (and the hold it takes is still there); None otherwise."""
+        booking_key = self.k("booking", change.booking.id)
+        hold_key = self.k("hold", change.takes_hold) if change.takes_hold else None
+        saved = replace(change.booking, version=change.booking.version + 1)
+        with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(*filter(None, (booking_key, hold_key)))
+                before = _booking_or_none(pipe.get(booking_key))
+                if _version(before) != change.booking.version:
+                    return None
+                if hold_key and not pipe.exists(hold_key):
+                    return None
+                pipe.multi()
+                self._write(pipe, before, saved, change)
+                pipe.execute()
+            except redis.WatchError:
+                return None
+        return saved
+
+    def _write(self, pipe, before: Booking | None, saved: Booking, change: Change) -> None:
+        pipe.set(self.k("booking", saved.id), _booking_to_json(saved))
+        self._reindex(pipe, before, saved)
+        if saved.status == "pending" or saved.next_hold:
+            pipe.zadd(self.k("pending"), {saved.id: time.time() + self.saga_timeout_s})
+        else:
+            pipe.zrem(self.k("pending"), saved.id)
+        if change.event:
+            self._add_event(pipe, change.event)
+        if change.release:
+            # The caller releases at once; the worker retries after the saga timeout.
+            pipe.zadd(self.k("releases"), {change.release: time.time() + self.saga_timeout_s})
+        if change.receipt:
+            self._write_receipt(pipe, change.receipt, saved.id)
+        if change.takes_hold:
+            pipe.delete(self.k("hold", change.takes_hold))
+
+    def _reindex(self, pipe, before: Booking | None, saved: Booking) -> None:
+        if before and before.visible:
+            for index in self._indexes(before):
+                pipe.zrem(index, index_member(before))
+        if saved.visible:
+            for index in self._indexes(saved):
+                pipe.zadd(index, {index_member(saved): 0})
+
+    def _indexes(self, booking: Booking) -> tuple[str, str]:
+        return self.k("index", "all"), self.k("index", booking.studio)
+
+    def index_page(self, studio: str | None, start: datetime | None, end: datetime | None,
+                   after: str | None, count: int) -> list[tuple[str, Booking | None]]:
+        """Up to `count` (index member, booking) in start order, after the cursor `after`."""
+        index = self.k("index", studio) if studio else self.k("index", "all")
+        low = f"({after}" if after else f"[{_epoch(start)}" if start else "-"
+        high = f"({_epoch(end)}" if end else "+"
+        members = self.redis.zrangebylex(index, low, high, start=0, num=count)
+        ids = [member.split(":", 1)[1] for member in members]
+        return list(zip(members, self.get_many(ids), strict=True))
+
+    def stale_sagas(self, limit: int = 100) -> list[str]:
+        return self.redis.zrangebyscore(self.k("pending"), 0, time.time(), start=0, num=limit)
+
+    # holds made with POST /v1/holds
+
+    def save_hold(self, hold: Hold) -> None:
+        ttl_s = int((hold.expires_at - datetime.now(UTC)).total_seconds()) + 60
+        # kept a minute past expiry, so a late booking hears hold_expired, not not_found
+        self.redis.set(self.k("hold", hold.id), _hold_to_json(hold), ex=max(ttl_s, 60))
+
+    def get_hold(self, hold_id: str) -> Hold | None:
+        raw = self.redis.get(self.k("hold", hold_id))
+        return _hold_from_json(raw) if raw else None
+
+    def drop_hold(self, hold_id: str) -> None:
+        self.redis.delete(self.k("hold", hold_id))
+
+    # releases the worker retries until availability answers
+
+    def queue_release(self, hold_id: str, delay_s: float = 0.0) -> None:
+        self.redis.zadd(self.k("releases"), {hold_id: time.time() + delay_s})
+
+    def due_releases(self, limit: int = 100) -> list[str]:
+        return self.redis.zrangebyscore(self.k("releases"), 0, time.time(), start=0, num=limit)
+
+    def released(self, hold_id: str) -> None:
+        self.redis.zrem(self.k("releases"), hold_id)
+
+    # idempotency
+
+    def claim(self, claim: Claim, ttl_s: float) -> bool:
+        """Take the key for this request (SET NX): only one request runs per key."""
+        record = json.dumps({"fingerprint": claim.fingerprint, "booking": None})
+        return bool(self.redis.set(self._claim_key(claim), record, nx=True, ex=int(ttl_s)))
+
+    def claim_record(self, claim: Claim) -> dict | None:
+        raw = self.redis.get(self._claim_key(claim))
+        return json.loads(raw) if raw else None
+
+    def unclaim(self, claim: Claim) -> None:
+        """Let the key be tried again: the request it guarded booked nothing."""
+        self.redis.delete(self._claim_key(claim))
+
+    def _write_receipt(self, pipe, claim: Claim, booking_id: str) -> None:
+        record = json.dumps({"fingerprint": claim.fingerprint, "booking": booking_id})
+        pipe.set(self._claim_key(claim), record, ex=RECEIPT_TTL_S)
+
+    def _claim_key(self, claim: Claim) -> str:
+        return self.k("idempotency", claim.scope, claim.key)
+
+    # transactional outbox
+
+    def _add_event(self, pipe, envelope: bus.Envelope) -> None:
+        pipe.hset(self.k("outbox"), envelope.id, json.dumps(bus.envelope_to_body(envelope)))
+        pipe.zadd(self.k("outbox", "due"), {envelope.id: time.time()})
+
+    def due_events(self, limit: int = 100) -> list[bus.Envelope]:
+        """Unsent events, oldest first."""
+        ids = self.redis.zrange(self.k("outbox", "due"), 0, limit - 1)
+        raw = self.redis.hmget(self.k("outbox"), ids) if ids else []
+        return [bus.envelope_from_body(text) for text in raw if text]
+
+    def mark_sent(self, event_id: str) -> None:
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(self.k("outbox", "due"), event_id).hdel(self.k("outbox"), event_id)
+            pipe.execute()
+
+
+def index_member(booking: Booking) -> str:
+    return f"{_epoch(booking.start)}:{booking.id}"
+
+
+def _epoch(instant: datetime) -> str:
+    """Fixed width so that text order is time order (years 1970 to 5138)."""
+    return f"{max(0, int(instant.timestamp())):011d}"
+
+
+def _version(booking: Booking | None) -> int:
+    return booking.version if booking else 0
+
+
+def _booking_to_json(booking: Booking) -> str:
+    return json.dumps(asdict(booking), default=datetime.isoformat)
+
+
+def _booking_or_none(raw: str | None) -> Booking | None:
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    declared = data["screening"]["declared"]
+    return Booking(**{
+        **data, **_instants(data, "start", "end", "created_at", "updated_at"),
+        "customer": Customer(**data["customer"]),
+        "screening": Screening(Intake(**declared) if declared else None,
+                               data["screening"]["rule_version"]),
+    })
+
+
+def _hold_to_json(hold: Hold) -> str:
+    return json.dumps(asdict(hold), default=datetime.isoformat)
+
+
+def _hold_from_json(raw: str) -> Hold:
+    data = json.loads(raw)
+    return Hold(**{**data, **_instants(data, "start", "end", "expires_at"),
+                   "therapist": Named(**data["therapist"]), "room": Named(**data["room"])})
+
+
+def _instants(data: dict, *names: str) -> dict:
+    return {name: datetime.fromisoformat(data[name]) for name in names}

@@ -1,0 +1,179 @@
+"""The booking rules, without any infrastructure."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.booking import domain
+from services.booking.domain import (
+    Contraindicated,
+    Customer,
+    Hold,
+    Intake,
+    IntakeRequired,
+    InvalidTransition,
+    Named,
+    Replay,
+)
+
+NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+START = datetime(2027, 3, 10, 10, 0, tzinfo=UTC)
+ASHIATSU = ["pregnancy", "recent_surgery", "recent_injury"]
+DESCRIBE = {
+    "studio": {"id": "camden", "name": "Triyoga Camden", "address": "Erskine Road",
+               "timezone": "Europe/London", "cancellation_window_h": 24},
+    "treatment": {"id": "ashiatsu", "name": "Ashiatsu", "preparation": ["hydrate"],
+                  "aftercare": ["drink water"], "no_food_before_min": 180},
+}
+
+
+def intake(**declared) -> Intake:
+    flags = {"pregnant": False, "recent_surgery": False, "recent_injury": False,
+             "pressure": "medium"}
+    return Intake(**{**flags, **declared})
+
+
+def hold(start: datetime = START, hold_id: str = "h1", therapist: str = "t1") -> Hold:
+    return Hold(hold_id, "camden", "ashiatsu", 60, start, start + timedelta(minutes=60),
+                Named(therapist, "Therapist"), Named("r1", "Bar room"),
+                {"amount": "120.00", "currency": "GBP"}, NOW + timedelta(minutes=10))
+
+
+def booking(status: str = "confirmed", start: datetime = START) -> domain.Booking:
+    pending = domain.new_booking("b1", hold(start), Customer("Ada", "ada@example.com"),
+                                 domain.Screening(intake()), DESCRIBE, NOW)
+    return replace(pending, status=status)
+
+
+class TestScreening:
+    def test_a_declared_contraindication_refuses_with_the_reasons(self):
+        with pytest.raises(Contraindicated) as refusal:
+            domain.screen(intake(pregnant=True, recent_injury=True), ASHIATSU, True)
+        assert refusal.value.reasons == ("pregnancy", "recent_injury")
+
+    def test_a_clean_intake_is_kept_with_the_rule_version(self):
+        declared = intake(pressure="firm", notes="sore shoulder")
+        screening = domain.screen(declared, ASHIATSU, True)
+        assert screening.declared == declared
+        assert screening.rule_version == domain.RULE_VERSION
+
+    def test_a_flag_the_treatment_does_not_mind_is_accepted(self):
+        assert domain.screen(intake(pregnant=True), ["recent_surgery"], False)
+
+    @pytest.mark.parametrize("contraindications, required", [(ASHIATSU, False), ([], True)])
+    def test_no_intake_is_refused_when_the_treatment_needs_one(self, contraindications,
+                                                               required):
+        with pytest.raises(IntakeRequired):
+            domain.screen(None, contraindications, required)
+
+    def test_no_intake_is_fine_for_a_treatment_without_contraindications(self):
+        assert domain.screen(None, [], False).declared is None
+
+    def test_a_catalog_name_without_an_intake_flag_cannot_refuse(self):
+        assert domain.screen(intake(pregnant=True), ["sunburn"], False)
+
+
+class TestStateMachine:
+    @pytest.mark.parametrize("to", ["cancelled", "completed", "no_show"])
+    def test_a_confirmed_booking_can_end_in_each_final_state(self, to):
+        later = NOW + timedelta(hours=1)
+        changed = domain.transition(booking(), to, later)
+        assert (changed.status, changed.updated_at) == (to, later)
+
+    @pytest.mark.parametrize("status", ["cancelled", "completed", "no_show", "failed"])
+    @pytest.mark.parametrize("to", ["confirmed", "cancelled", "completed", "no_show"])
+    def test_a_final_booking_never_changes(self, status, to):
+        with pytest.raises(InvalidTransition):
+            domain.transition(booking(status), to, NOW)
+
+    def test_pending_becomes_confirmed_or_failed_only(self):
+        assert domain.transition(booking("pending"), "confirmed", NOW).status == "confirmed"
+        assert domain.transition(booking("pending"), "failed", NOW).status == "failed"
+        with pytest.raises(InvalidTransition):
+            domain.transition(booking("pending"), "cancelled", NOW)
+
+    def test_only_the_four_partner_states_are_visible(self):
+        assert not booking("pending").visible and not booking("failed").visible
+        assert all(booking(s).visible for s in domain.VISIBLE)
+
+
+class TestLateCancellation:
+    def test_cancelling_a_day_and_more_ahead_is_on_time(self):
+        cancelled = domain.cancel(booking(), START - timedelta(hours=25), "flu")
+        assert cancelled.status == "cancelled" and not cancelled.late_cancellation
+        assert cancelled.cancel_reason == "flu"
+
+    def test_cancelling_inside_the_window_is_late(self):
+        assert domain.cancel(booking(), START - timedelta(hours=23)).late_cancellation
+
+    def test_the_studio_window_decides(self):
+        short = replace(booking(), cancellation_window_h=2)
+        assert not domain.cancel(short, START - timedelta(hours=3)).late_cancellation
+        assert domain.cancel(short, START - timedelta(hours=1)).late_cancellation
+
+    def test_a_booking_without_a_studio_window_uses_24_hours(self):
+        describe = {**DESCRIBE, "studio": {**DESCRIBE["studio"], "cancellation_window_h": None}}
+        made = domain.new_booking("b2", hold(), Customer("Ada", "a@x.org"),
+                                  domain.Screening(None), describe, NOW)
+        assert made.cancellation_window_h == 24
+
+
+class TestReschedule:
+    def test_the_new_hold_is_recorded_then_applied_with_a_new_sequence(self):
+        moved = START + timedelta(days=1)
+        started = domain.begin_reschedule(booking(), "h2")
+        assert started.next_hold == "h2" and started.start == START
+        done = domain.finish_reschedule(started, hold(moved, "h2", "t2"), NOW)
+        assert (done.start, done.therapist, done.hold_id) == (moved, "t2", "h2")
+        assert done.next_hold is None and done.sequence == 1
+        assert done.context["therapist"] == {"id": "t2", "name": "Therapist"}
+
+    def test_only_a_confirmed_booking_moves(self):
+        with pytest.raises(InvalidTransition):
+            domain.begin_reschedule(booking("cancelled"), "h2")
+
+    def test_one_reschedule_at_a_time(self):
+        with pytest.raises(InvalidTransition):
+            domain.begin_reschedule(domain.begin_reschedule(booking(), "h2"), "h3")
+
+
+class TestAbandon:
+    def test_a_pending_booking_fails_and_its_hold_is_released(self):
+        failed, release = domain.abandon(booking("pending"), NOW)
+        assert (failed.status, release) == ("failed", "h1")
+
+    def test_an_unfinished_reschedule_releases_only_the_new_hold(self):
+        started = domain.begin_reschedule(booking(), "h2")
+        undone, release = domain.abandon(started, NOW)
+        assert (undone.status, undone.next_hold, undone.hold_id, release) == (
+            "confirmed", None, "h1", "h2")
+
+    def test_a_settled_booking_has_nothing_to_undo(self):
+        assert domain.abandon(booking(), NOW) == (booking(), None)
+
+
+class TestIdempotency:
+    BODY = {"customer": {"name": "Ada", "email": "a@x.org"}, "start": "2027-03-10T10:00Z"}
+
+    def test_the_fingerprint_ignores_key_order(self):
+        reordered = {"start": self.BODY["start"], "customer": self.BODY["customer"]}
+        assert domain.fingerprint(reordered) == domain.fingerprint(self.BODY)
+
+    def test_a_first_request_is_new(self):
+        assert domain.replay_decision(None, "f") is Replay.NEW
+
+    def test_the_same_body_after_success_replays(self):
+        record = {"fingerprint": "f", "booking": "b1"}
+        assert domain.replay_decision(record, "f") is Replay.REPLAY
+
+    def test_the_same_body_while_the_first_runs_is_in_progress(self):
+        record = {"fingerprint": "f", "booking": None}
+        assert domain.replay_decision(record, "f") is Replay.IN_PROGRESS
+
+    def test_another_body_is_a_conflict_whatever_the_state(self):
+        for booking_id in (None, "b1"):
+            record = {"fingerprint": "f", "booking": booking_id}
+            assert domain.replay_decision(record, "g") is Replay.CONFLICT
