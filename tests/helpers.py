@@ -7,13 +7,15 @@ import email
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TypeVar
 
 from aiosmtpd.controller import Controller
 
+from services.common import bus
 from services.common.redis import free_port
 
 T = TypeVar("T")
@@ -118,3 +120,20 @@ class WebhookReceiver:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@contextmanager
+def running_worker(connection, consumers=(), rpc_servers=(), periodic=(),
+                   safety_interval_s: float = 0.05) -> Iterator[bus.Worker]:
+    """A worker process's loop (services/common/bus.Worker), in a thread of the test:
+    declares its queues first, stops and joins on exit."""
+    bus.declare(connection, [c.queue for c in consumers] + [s.queue for s in rpc_servers])
+    worker = bus.Worker(connection, list(consumers), list(rpc_servers), list(periodic))
+    thread = threading.Thread(target=worker.run, daemon=True,
+                              kwargs={"safety_interval": safety_interval_s})
+    thread.start()
+    try:
+        yield worker
+    finally:
+        worker.should_stop = True
+        thread.join(timeout=10)

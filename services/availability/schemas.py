@@ -23,6 +23,7 @@ from services.availability.domain import (
     TimeRange,
     Treatment,
 )
+from services.common.schemas import MoneySchema
 
 MAX_SEARCH_DAYS = 31
 IDENT = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$",
@@ -308,11 +309,6 @@ class TreatmentBody(TreatmentSchema):
 
 
 # Partner views -------------------------------------------------------------------------
-
-class MoneySchema(Schema):
-    amount = fields.String(metadata={"example": "95.00"})
-    currency = fields.String(metadata={"example": "GBP"})
-
 
 class StudioView(Schema):
     id = fields.String()

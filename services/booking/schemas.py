@@ -16,6 +16,8 @@ from services.booking.domain import (
     SlotRequest,
 )
 from services.booking.store import CURSOR
+from services.common.schemas import MoneySchema
+from services.common.schemas import ProblemSchema as BaseProblemSchema
 
 ID = validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="not a valid id")
 # Outside these years a date is a typo, and Python's datetime arithmetic can overflow.
@@ -38,20 +40,9 @@ def in_utc(data: dict, *names: str) -> dict:
     return {**data, **{n: data[n].astimezone(UTC) for n in names if data.get(n)}}
 
 
-class MoneySchema(Schema):
-    amount = fields.String(metadata={"example": "120.00"})
-    currency = fields.String(metadata={"example": "GBP"})
+class ProblemSchema(BaseProblemSchema):
+    """RFC 9457 problem details, with the screening reasons when any."""
 
-
-class ProblemSchema(Schema):
-    """RFC 9457 problem details, with the field errors or screening reasons when any."""
-
-    type = fields.String()
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
-    code = fields.String()
-    errors = fields.Dict()
     reasons = fields.List(fields.String())
     alternatives = fields.List(fields.String())
 

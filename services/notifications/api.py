@@ -8,6 +8,7 @@ from marshmallow import RAISE
 
 from services.common.auth import current_principal
 from services.common.http import PROBLEM_JSON
+from services.common.schemas import ProblemSchema
 from services.notifications import handlers
 from services.notifications.bootstrap import Context
 from services.notifications.schemas import (
@@ -15,7 +16,6 @@ from services.notifications.schemas import (
     NotificationListSchema,
     NotificationQuerySchema,
     NotificationSchema,
-    ProblemSchema,
     WebhookInSchema,
     WebhookListSchema,
 )

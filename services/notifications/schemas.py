@@ -62,15 +62,6 @@ class NotificationListSchema(Schema):
     items = fields.List(fields.Nested(NotificationSchema), required=True)
 
 
-class ProblemSchema(Schema):
-    type = fields.String()
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
-    code = fields.String()
-    errors = fields.Dict()
-
-
 # The booking event payload (docs/internal-contracts.md)
 
 

@@ -3,7 +3,6 @@ London catalog loaded and a clock the tests move on instead of sleeping."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -17,6 +16,7 @@ from services.availability.catalog_loader import load_city_if_empty
 from services.common import bus
 from services.common.rpc import RpcClient, RpcServer
 from services.common.service import Infra
+from tests.helpers import running_worker
 from tests.unit.availability.catalogs import LONDON_FILE, at
 
 NOW = at("2027-01-04T09:00:00+00:00")  # the tests' "now": the day before DAY
@@ -63,19 +63,11 @@ def app(infra, settings):
 @contextmanager
 def serving(ctx: Context) -> Iterator[RpcClient]:
     """The worker's RpcServer in a thread on the real broker, and a client of it."""
-    with bus.broker_connection(ctx.infra.broker_url) as connection:
-        server = RpcServer(queues.SERVICE, queues.methods(ctx))
-        bus.declare(connection, [server.queue])
-        worker = bus.Worker(connection, [], [server])
-        thread = threading.Thread(target=worker.run, kwargs={"safety_interval": 0.1},
-                                  daemon=True)
-        thread.start()
-        try:
-            with bus.broker_connection(ctx.infra.broker_url) as client_connection:
-                yield RpcClient(client_connection, queues.SERVICE, timeout_s=5)
-        finally:
-            worker.should_stop = True
-            thread.join(timeout=10)
+    server = RpcServer(queues.SERVICE, queues.methods(ctx))
+    with bus.broker_connection(ctx.infra.broker_url) as connection, \
+            running_worker(connection, rpc_servers=[server]), \
+            bus.broker_connection(ctx.infra.broker_url) as client_connection:
+        yield RpcClient(client_connection, queues.SERVICE, timeout_s=5)
 
 
 def hold_params(start: str = f"{DAY}T10:00:00+00:00", **changes) -> dict:

@@ -4,7 +4,6 @@ clock can be moved on (holds expire without waiting) and a method can be made sl
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from services.availability.domain import Reservation
 from services.common import bus
 from services.common.cli import ROOT
 from services.common.rpc import RpcServer, rpc_queue
+from tests.helpers import running_worker
 
 LONDON = ROOT / "deploy" / "cities" / "london.yaml"
 
@@ -64,14 +64,5 @@ def serving(infra) -> Iterator[RunningAvailability]:
     clock = Clock()
     running = RunningAvailability(bootstrap(infra, clock), clock)
     server = RpcServer("availability", running.methods())
-    with infra.connection() as connection:
-        bus.declare(connection, [server.queue])
-        worker = bus.Worker(connection, [], [server])
-        thread = threading.Thread(target=worker.run, kwargs={"safety_interval": 0.05},
-                                  daemon=True)
-        thread.start()
-        try:
-            yield running
-        finally:
-            worker.should_stop = True
-            thread.join(timeout=10)
+    with infra.connection() as connection, running_worker(connection, rpc_servers=[server]):
+        yield running

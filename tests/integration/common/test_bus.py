@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from contextlib import contextmanager
 
@@ -13,7 +12,7 @@ from marshmallow import ValidationError
 
 from services.common import bus
 from services.common.rpc import RpcClient, RpcError, RpcServer, RpcUnavailable
-from tests.helpers import wait_for
+from tests.helpers import running_worker, wait_for
 
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
@@ -54,17 +53,9 @@ def queue(topic, broker_url):
 
 @contextmanager
 def running(broker_url: str, consumers=(), rpc_servers=()):
-    with bus.broker_connection(broker_url) as connection:
-        bus.declare(connection, [server.queue for server in rpc_servers])
-        worker = bus.Worker(connection, list(consumers), list(rpc_servers))
-        thread = threading.Thread(target=worker.run, kwargs={"safety_interval": 0.1},
-                                  daemon=True)
-        thread.start()
-        try:
-            yield worker
-        finally:
-            worker.should_stop = True
-            thread.join(timeout=10)
+    with bus.broker_connection(broker_url) as connection, \
+            running_worker(connection, consumers, rpc_servers) as worker:
+        yield worker
 
 
 def make_consumer(queue, handlers, redis_client, retry_delays=(0.05, 0.1)):

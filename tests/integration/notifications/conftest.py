@@ -3,7 +3,6 @@ real SMTP server and real webhook receivers; its clock is one the test can advan
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -17,7 +16,7 @@ from services.notifications import queues
 from services.notifications.app import create_app
 from services.notifications.bootstrap import Context, bootstrap
 from tests.conftest import bearer
-from tests.helpers import WebhookReceiver, wait_for
+from tests.helpers import WebhookReceiver, running_worker, wait_for
 
 
 class Clock:
@@ -49,24 +48,16 @@ def ctx(notifications_settings, clock) -> Context:
 
 
 @contextmanager
-def running_worker(ctx: Context) -> Iterator[bus.Worker]:
+def notifications_worker(ctx: Context) -> Iterator[bus.Worker]:
     """What `python -m services.notifications.worker` runs, in a thread."""
-    with ctx.infra.connection() as connection:
-        bus.declare(connection, queues.QUEUES)
-        worker = bus.Worker(connection, queues.consumers(ctx), periodic=queues.periodic(ctx))
-        thread = threading.Thread(target=worker.run, kwargs={"safety_interval": 0.05},
-                                  daemon=True)
-        thread.start()
-        try:
-            yield worker
-        finally:
-            worker.should_stop = True
-            thread.join(timeout=10)
+    with ctx.infra.connection() as connection, running_worker(
+            connection, queues.consumers(ctx), periodic=queues.periodic(ctx)) as worker:
+        yield worker
 
 
 @pytest.fixture
 def worker(ctx):
-    with running_worker(ctx) as running:
+    with notifications_worker(ctx) as running:
         yield running
 
 

@@ -13,8 +13,8 @@ from services.common.service import Infra
 from services.notifications.bootstrap import bootstrap
 from tests.helpers import wait_for
 from tests.integration.notifications.conftest import (
+    notifications_worker,
     publish,
-    running_worker,
     wait_for_mail,
 )
 from tests.unit.notifications.samples import booking_payload, cancelled, envelope, rescheduled
@@ -83,7 +83,7 @@ def test_without_an_smtp_url_mail_lands_in_the_maildir(notifications_settings, c
     ctx = bootstrap(Infra.from_settings(replace(notifications_settings, smtp_url="")),
                     now=clock)
     payload = booking_payload(START)
-    with running_worker(ctx):
+    with notifications_worker(ctx):
         publish(ctx, envelope("booking.created", payload))
         folder = notifications_settings.data_dir / "mail"
         [message] = wait_for(lambda: folder.exists() and list(mailbox.Maildir(folder)),
@@ -96,7 +96,7 @@ def test_an_unreachable_mail_server_is_retried_then_failed(notifications_setting
     dead = replace(notifications_settings, smtp_url="smtp://127.0.0.1:9")
     ctx = bootstrap(Infra.from_settings(dead), now=clock)
     payload = booking_payload(START)
-    with running_worker(ctx):
+    with notifications_worker(ctx):
         publish(ctx, envelope("booking.created", payload))
         entry = api.wait_for_entry(payload["booking"]["id"], "confirmation", "failed")
     assert entry["attempts"] == 3  # one try and the two retries of the test schedule

@@ -11,8 +11,8 @@ from services.notifications import deliveries, handlers, queues
 from tests.helpers import wait_for
 from tests.integration.notifications.conftest import (
     mail_to,
+    notifications_worker,
     publish,
-    running_worker,
     wait_for_mail,
 )
 from tests.unit.notifications.samples import booking_payload, envelope
@@ -75,7 +75,7 @@ def test_a_send_cut_short_by_a_dying_worker_is_sent_once_after_a_restart(
         handlers.on_created(replace(ctx, mailer=DyingMailer()), event)
     assert deliveries.send_due(ctx) == 0  # still leased to the dead worker
     clock.advance(seconds=deliveries.lease_s(ctx) + 1)
-    with running_worker(ctx):
+    with notifications_worker(ctx):
         publish(ctx, event)  # the broker redelivers what the dead worker never acked
         entry = api.wait_for_entry(event.payload["booking"]["id"], "confirmation", "sent")
     assert effects(smtp_server, webhook_receiver, event) == (1, 1)

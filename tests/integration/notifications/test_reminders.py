@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from tests.integration.notifications.conftest import publish, running_worker, wait_for_mail
+from tests.integration.notifications.conftest import notifications_worker, publish, wait_for_mail
 from tests.unit.notifications.samples import booking_payload, cancelled, envelope, rescheduled
 
 
@@ -87,10 +87,10 @@ def test_a_late_created_event_after_the_cancellation_schedules_no_reminder(ctx, 
 
 def test_reminders_survive_a_worker_restart(ctx, clock, api, smtp_server):
     payload = booked_in(clock, 26, no_food_before_min=None)
-    with running_worker(ctx):
+    with notifications_worker(ctx):
         publish(ctx, envelope("booking.created", payload))
         api.wait_for_entry(payload["booking"]["id"], "confirmation", "sent")
     clock.advance(hours=2, minutes=1)  # due while no worker runs
-    with running_worker(ctx):
+    with notifications_worker(ctx):
         messages = wait_for_mail(smtp_server, payload["booking"]["customer"]["email"], 2)
     assert subjects(messages) == ["Booked", "Reminder"]
