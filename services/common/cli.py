@@ -71,6 +71,7 @@ def dev(city_file: Path | None, without: tuple[str, ...]) -> None:
     """Start everything on this machine: Redis (embedded unless SPA_REDIS_URL is set),
     the demo city, three apps, three workers and the gateway. Ctrl-C stops it all."""
     settings = load_settings()
+    _claim_data_dir(settings.data_dir)
     embedded = None
     if not os.environ.get("SPA_REDIS_URL"):
         embedded = EmbeddedRedis(settings.data_dir / "redis")
@@ -80,7 +81,23 @@ def dev(city_file: Path | None, without: tuple[str, ...]) -> None:
     finally:
         if embedded:
             embedded.stop()
+        (settings.data_dir / "spa-dev.pid").unlink(missing_ok=True)
     sys.exit(code)
+
+
+def _claim_data_dir(data_dir: Path) -> None:
+    """One `spa dev` per data dir: a second would fight the first for its Redis and ports."""
+    pidfile = data_dir / "spa-dev.pid"
+    try:
+        pid = int(pidfile.read_text())
+        argv = Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+        if pid != os.getpid() and "dev" in argv:
+            raise click.ClickException(
+                f"the stack is already running (pid {pid}); stop it with Ctrl-C first")
+    except (OSError, ValueError):
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    pidfile.write_text(str(os.getpid()))
 
 
 def _run_stack(settings: Settings, city_file: Path, without: set[str]) -> int:

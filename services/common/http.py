@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import redis
 import swagger_ui_bundle
 from flask import (
     Blueprint,
@@ -113,6 +114,12 @@ def handle_unavailable(error: RpcUnavailable) -> Response:
     return problem(503, "dependency_unavailable", str(error), headers={"Retry-After": "1"})
 
 
+def handle_store_unavailable(error: Exception) -> Response:
+    log.error("redis unavailable", extra={"error": type(error).__name__})
+    return problem(503, "dependency_unavailable", "the data store did not answer",
+                   headers={"Retry-After": "1"})
+
+
 def handle_validation_error(error: ValidationError) -> Response:
     return problem(422, "validation_error", "some fields are invalid",
                    errors=field_errors(error.messages))
@@ -133,6 +140,8 @@ class SpaApi(Api):
         app.register_error_handler(RpcError, handle_rpc_error)
         app.register_error_handler(RpcUnavailable, handle_unavailable)
         app.register_error_handler(ValidationError, handle_validation_error)
+        app.register_error_handler(redis.exceptions.ConnectionError, handle_store_unavailable)
+        app.register_error_handler(redis.exceptions.TimeoutError, handle_store_unavailable)
         app.register_error_handler(Exception, handle_unexpected)
 
 

@@ -1,7 +1,12 @@
 """The stack as a new user meets it: one base URL, every service healthy, errors
 as problem+json."""
 
+import subprocess
+import sys
+
 import pytest
+
+from services.common.cli import ROOT
 
 SERVICES = ("availability", "booking", "notifications")
 
@@ -56,3 +61,12 @@ def test_swagger_ui_is_served_offline(stack):
     assert page.status_code == 200
     script = stack.get("/docs/static/swagger-ui-bundle.js", key=None)
     assert script.status_code == 200 and len(script.content) > 100_000
+
+
+def test_a_second_spa_dev_on_the_same_data_dir_refuses_to_start(stack):
+    result = subprocess.run([sys.executable, "-m", "services.common.cli", "dev"],
+                            env=stack.env, cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode != 0
+    assert "already running" in result.stderr
+    assert stack.get("/readyz", key=None).status_code == 200  # the first one is unharmed

@@ -147,6 +147,12 @@ def test_not_ready_when_the_broker_is_unreachable(settings):
     assert "broker" in body["checks"]
 
 
+def test_a_request_while_redis_is_down_is_a_503_problem(settings, api_keys):
+    app = make_app(replace(settings, redis_url="redis://127.0.0.1:1/0"))
+    response = app.test_client().get("/v1/admin-only", headers=bearer(api_keys["admin"]))
+    assert_problem(response, 503, "dependency_unavailable")
+
+
 def test_customer_data_never_reaches_the_logs(client, admin, caplog):
     caplog.set_level(logging.DEBUG)
     client.post("/v1/echo", json={"name": "Ada Lovelace", "email": "ada@example.com"},
