@@ -58,9 +58,10 @@ def create_hold(wanted):
 
 @blp.delete("/holds/<hold_id>")
 @blp.response(204)
-@problems(404, 503)
+@problems(404, 409)
 def delete_hold(hold_id: str):
-    """Give a hold back: the time is free again at once."""
+    """Give a hold back: the time is free again at once (if availability does not
+    answer, as soon as the worker reaches it). 409 when a booking took the hold first."""
     handlers.drop_hold(ctx(), current_principal(), hold_id)
 
 

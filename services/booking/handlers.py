@@ -17,7 +17,7 @@ SCAN_BATCHES = 10  # index pages one listing request reads at most while filteri
 def create_hold(ctx: Context, principal: Principal, wanted: SlotRequest) -> Hold:
     if not principal.sees(wanted.studio):
         raise ApiError(404, "not_found", "no such studio")
-    hold = ctx.availability.hold(wanted, saga.new_id("h"))
+    hold = saga.hold_slot(ctx, wanted)
     ctx.store.save_hold(hold)
     return hold
 
@@ -26,8 +26,9 @@ def drop_hold(ctx: Context, principal: Principal, hold_id: str) -> None:
     hold = ctx.store.get_hold(hold_id)
     if hold is None or not principal.sees(hold.studio):
         raise ApiError(404, "not_found", "no such hold")
-    ctx.availability.release(hold.id)
-    ctx.store.drop_hold(hold.id)
+    if not ctx.store.give_back_hold(hold.id):
+        raise ApiError(409, "conflict", "the hold was booked or given back meanwhile")
+    saga.release_now(ctx, hold.id)
 
 
 def create_booking(ctx: Context, principal: Principal, request: BookingRequest,
@@ -120,6 +121,6 @@ def retry_releases(ctx: Context) -> None:
         try:
             ctx.availability.release(hold_id)
         except saga.RPC_FAILURES:
-            ctx.store.queue_release(hold_id, delay_s=5.0)
+            ctx.store.queue_release(hold_id, delay_s=saga.RELEASE_RETRY_S)
             return  # availability is not answering: try the rest later
         ctx.store.released(hold_id)

@@ -35,6 +35,7 @@ from services.common.rpc import RpcError, RpcUnavailable
 log = logging.getLogger(__name__)
 
 RPC_FAILURES = (RpcError, RpcUnavailable)
+RELEASE_RETRY_S = 5.0  # how long a release waits before the worker tries it (again)
 
 
 def now() -> datetime:
@@ -51,13 +52,26 @@ def book(ctx: Context, principal: Principal, request: BookingRequest,
     wanted = taken or _in_scope(principal, request.slot)
     describe = ctx.availability.describe(wanted.studio, wanted.treatment)
     screening = screen(request.intake, describe)
-    hold = taken or ctx.availability.hold(request.slot, new_id("h"))
+    hold = taken or hold_slot(ctx, request.slot)
     booking = domain.new_booking(new_id("bk"), hold, request.customer, screening, describe,
                                  now())
     pending = ctx.store.commit(Change(booking, takes_hold=request.hold))
     if pending is None:  # another booking took the hold first
         raise ApiError(404, "not_found", "no such hold")
     return _confirm(ctx, pending, claim)
+
+
+def hold_slot(ctx: Context, wanted: SlotRequest, hold_id: str | None = None) -> Hold:
+    """Hold over RPC. A call that timed out may still have made the hold, so its
+    release is queued, due once the late hold has surely been answered: the worker
+    frees the time instead of leaving it held until expiry (releasing a hold that
+    was never made is a no-op)."""
+    hold_id = hold_id or new_id("h")
+    try:
+        return ctx.availability.hold(wanted, hold_id)
+    except RpcUnavailable:
+        ctx.store.queue_release(hold_id, delay_s=ctx.store.saga_timeout_s)
+        raise
 
 
 def partner_hold(ctx: Context, principal: Principal, hold_id: str) -> Hold:
@@ -123,7 +137,7 @@ def reschedule(ctx: Context, booking: Booking, start: datetime,
     wanted = SlotRequest(booking.studio, booking.treatment, booking.duration, start, therapist)
     marked = commit(ctx, Change(domain.begin_reschedule(booking, new_id("h"))))
     try:
-        hold = ctx.availability.hold(wanted, marked.next_hold)
+        hold = hold_slot(ctx, wanted, marked.next_hold)
         ctx.availability.confirm(hold.id, booking.id)
     except RPC_FAILURES:
         undo(ctx, marked)

@@ -146,8 +146,23 @@ class BookingStore:
         raw = self.redis.get(self.k("hold", hold_id))
         return _hold_from_json(raw) if raw else None
 
-    def drop_hold(self, hold_id: str) -> None:
-        self.redis.delete(self.k("hold", hold_id))
+    def give_back_hold(self, hold_id: str) -> bool:
+        """Delete a hold and queue its release in one MULTI, unless a booking took the
+        hold first (commit deletes it under WATCH): then its time is that booking's and
+        must not be released. True when the hold was given back."""
+        hold_key = self.k("hold", hold_id)
+        with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(hold_key)
+                if not pipe.exists(hold_key):
+                    return False
+                pipe.multi()
+                pipe.delete(hold_key)
+                pipe.zadd(self.k("releases"), {hold_id: time.time() + self.saga_timeout_s})
+                pipe.execute()
+            except redis.WatchError:
+                return False
+        return True
 
     # releases the worker retries until availability answers
 

@@ -28,6 +28,7 @@ class Principal:
     name: str
     role: str
     studios: frozenset[str] = field(default_factory=frozenset)
+    key_id: str = ""  # the hash of its API key: unique, unlike the name, and not secret
 
     @property
     def is_admin(self) -> bool:
@@ -58,8 +59,13 @@ class KeyStore:
         record = {"name": name, "role": role, "studios": sorted(studios)}
         self.store.hset(self.keys, hash_key(api_key), json.dumps(record))
 
-    def lookup(self, api_key: str) -> Principal | None:
-        return _principal(self.store.hget(self.keys, hash_key(api_key)))
+    def by_ids(self, key_ids: list[str]) -> dict[str, Principal]:
+        """The principals of the keys that still exist, by key id (revoked ones are absent)."""
+        if not key_ids:
+            return {}
+        raws = self.store.hmget(self.keys, key_ids)
+        found = zip(key_ids, raws, strict=True)
+        return {key_id: _principal(raw, key_id) for key_id, raw in found if raw}
 
     def revoke(self, api_key: str) -> bool:
         return bool(self.store.hdel(self.keys, hash_key(api_key)))
@@ -69,18 +75,19 @@ class KeyStore:
         budget (else 0), in one round trip: it runs before every request."""
         window = int(time.time() // 60)
         counter = key(self.city, "auth", "rate", hash_key(api_key)[:24], str(window))
+        key_id = hash_key(api_key)
         pipe = self.store.pipeline(transaction=False)
-        raw, used, _ = pipe.hget(self.keys, hash_key(api_key)).incr(counter).expire(
+        raw, used, _ = pipe.hget(self.keys, key_id).incr(counter).expire(
             counter, 120).execute()
         wait = 60 - int(time.time() % 60) if used > per_minute else 0
-        return _principal(raw), wait
+        return _principal(raw, key_id), wait
 
 
-def _principal(raw: str | None) -> Principal | None:
+def _principal(raw: str | None, key_id: str) -> Principal | None:
     if raw is None:
         return None
     record = json.loads(raw)
-    return Principal(record["name"], record["role"], frozenset(record["studios"]))
+    return Principal(record["name"], record["role"], frozenset(record["studios"]), key_id)
 
 
 def install_auth(app: Flask, keys: KeyStore, per_minute: int) -> None:

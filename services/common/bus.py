@@ -8,8 +8,10 @@ Delivery guarantees, named once here and relied on by every service:
 - consume, AT-LEAST-ONCE: a message is acked only after its handler returned (or
   after it was parked for retry / dead-lettered), so a crash mid-handler means the
   broker delivers it again.
-- IDEMPOTENT: handlers run at most once per (queue, envelope id): a Redis SET NX
-  marks an id done only after success, so a redelivered duplicate is acked and skipped.
+- IDEMPOTENT: handlers run once per (queue, envelope id): a Redis SET NX takes a
+  lease (`running`) before the handler and marks the id `done` after success. A
+  duplicate of a done id is acked and skipped; a duplicate that finds `running` is
+  parked until the lease ends, because the twin may have died mid-handler.
 - RETRY WITH BACKOFF: a handler error parks the message in a Redis sorted set until
   its next delay has passed, then it goes back on the queue; after the last delay
   it is DEAD-LETTERED (a Redis list an admin lists and replays with `spa dead-letters`).
@@ -175,13 +177,15 @@ class EventConsumer:
     """Runs the handler for one queue's messages with the guarantees in the module doc."""
 
     def __init__(self, queue: Queue, handlers: dict[str, Handler], store: redis.Redis,
-                 prefix: str, retry_delays_s: tuple[float, ...], dedupe_ttl_s: int):
+                 prefix: str, retry_delays_s: tuple[float, ...], dedupe_ttl_s: int,
+                 lease_s: float = 120.0):
         self.queue = queue
         self.handlers = handlers
         self.store = store
         self.prefix = prefix
         self.retry_delays_s = retry_delays_s
         self.dedupe_ttl_s = dedupe_ttl_s
+        self.lease_s = lease_s
         self.dead_letters = DeadLetters(store, prefix)
 
     @property
@@ -209,8 +213,9 @@ class EventConsumer:
         if handler is None:
             return  # bound by a wider pattern than we act on: nothing to do.
         seen = self.seen_key(envelope.id)
-        if not self.store.set(seen, "running", nx=True, ex=300):
-            return  # already handled (or being handled by a twin delivery)
+        if not self.store.set(seen, "running", nx=True, px=int(self.lease_s * 1000)):
+            self.skip_or_wait_for_twin(seen, body, attempts)
+            return
         try:
             handler(envelope)
         except Exception as error:  # noqa: BLE001 - any handler failure is retried
@@ -218,6 +223,20 @@ class EventConsumer:
             self.retry_or_dead_letter(envelope, body, attempts, error)
             return
         self.store.set(seen, "done", ex=self.dedupe_ttl_s)
+
+    def skip_or_wait_for_twin(self, seen: str, body: object, attempts: int) -> None:
+        """A duplicate: drop it if the first copy is done; otherwise come back later.
+
+        `running` means a twin is in its handler now, or a worker died in it. Acking would
+        lose the event in the second case, so park the copy until the twin's lease ends:
+        by then the twin is done (the copy is dropped) or the lease has lapsed (it runs).
+        Waiting does not count as an attempt.
+        """
+        with self.store.pipeline() as pipe:
+            state, lease_ms = pipe.get(seen).pttl(seen).execute()
+        if state == "done":
+            return
+        self.park(body, attempts - 1, time.time() + max(lease_ms, 100) / 1000)
 
     def retry_or_dead_letter(self, envelope: Envelope, body: object, attempts: int,
                              error: Exception) -> None:
@@ -230,7 +249,10 @@ class EventConsumer:
         log.warning("handler failed, will retry", extra={
             "event_id": envelope.id, "type": envelope.type, "attempt": attempts,
             "error": reason})
-        due = time.time() + self.retry_delays_s[attempts - 1]
+        self.park(body, attempts, time.time() + self.retry_delays_s[attempts - 1])
+
+    def park(self, body: object, attempts: int, due: float) -> None:
+        """Keep the message in Redis until `due`; `requeue_due` puts it back on the queue."""
         parked = json.dumps({"body": body, "attempts": attempts, "nonce": uuid.uuid4().hex})
         self.store.zadd(self.retry_key, {parked: due})
 

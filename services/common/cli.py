@@ -201,6 +201,16 @@ def create_key(name: str, role: str, studios: tuple[str, ...]) -> None:
     click.echo(KeyStore(infra.redis, infra.settings.city).create(name, role, list(studios)))
 
 
+@keys.command("revoke")
+@click.argument("api_key")
+def revoke_key(api_key: str) -> None:
+    """Stop API_KEY working at once; webhooks it registered receive nothing more."""
+    infra = Infra.from_settings(load_settings())
+    if not KeyStore(infra.redis, infra.settings.city).revoke(api_key):
+        raise click.ClickException("no such key")
+    click.echo("revoked")
+
+
 @cli.group("dead-letters")
 def dead_letters() -> None:
     """Messages that failed every retry."""

@@ -61,7 +61,8 @@ def send(ctx: Context, delivery: Delivery) -> str | None:
             send_email(ctx.mailer, ctx.settings.mail_from, delivery)
         else:
             endpoint = ctx.store.endpoint(delivery.target)
-            post_webhook(ctx.http, endpoint, delivery, ctx.settings.webhook_timeout_s)
+            post_webhook(ctx.http, endpoint, delivery, ctx.settings.webhook_timeout_s,
+                         ctx.settings.webhook_allow_private)
     except DeliveryError as error:
         return str(error)
     except Exception as error:  # noqa: BLE001 - a bug must not stop the other sends

@@ -117,8 +117,9 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A partner's webhook endpoint. `studios` None means every studio of the city (an
-    admin's endpoint); a partner's is fixed to the studios its key had at registration."""
+    """A partner's webhook endpoint, owned by an API key (`owner` is its key id).
+    `studios` None means every studio of the city (an admin's endpoint); the handlers
+    set it from the owner key's current scope before planning deliveries."""
 
     id: str
     url: str

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from marshmallow import ValidationError
 
-from services.common.auth import Principal
+from services.common.auth import KeyStore, Principal
 from services.common.bus import Envelope
 from services.common.http import ApiError
 from services.notifications import deliveries, reminders
@@ -64,7 +66,7 @@ def notify(ctx: Context, event: BookingEvent) -> None:
     (partners' systems wait on them; people read mail later). Planning the same event
     again (a redelivery) finds them planned and sends nothing already sent."""
     now = ctx.now()
-    planned = plan_webhooks(event, ctx.store.endpoints(), now)
+    planned = plan_webhooks(event, live_endpoints(ctx), now)
     if kind := EMAIL_KINDS.get(event.type):
         planned.append(plan_email(event, kind, now))
     ctx.store.create(*planned)
@@ -76,27 +78,41 @@ def notify(ctx: Context, event: BookingEvent) -> None:
 
 def register_webhook(ctx: Context, principal: Principal, url: str,
                      events: list[str]) -> Endpoint:
-    """A new endpoint of `principal`, limited to the studios it may see right now."""
+    """A new endpoint owned by `principal`'s API key, for the studios that key sees."""
     if reason := url_refusal(url, ctx.settings.webhook_allow_private):
         raise ApiError(422, "validation_error", "this URL may not receive webhooks",
                        errors={"url": [reason]})
     endpoint = Endpoint(
         id=new_endpoint_id(), url=url, events=tuple(dict.fromkeys(events)),
-        owner=principal.name, secret=new_secret(), created_at=ctx.now().isoformat(),
-        studios=None if principal.is_admin else tuple(sorted(principal.studios)))
+        owner=principal.key_id, secret=new_secret(), created_at=ctx.now().isoformat(),
+        studios=scope_of(principal))
     ctx.store.add_endpoint(endpoint)
     return endpoint
 
 
 def own_webhooks(ctx: Context, principal: Principal) -> list[Endpoint]:
-    return [e for e in ctx.store.endpoints() if e.owner == principal.name]
+    return [e for e in live_endpoints(ctx) if e.owner == principal.key_id]
 
 
 def delete_webhook(ctx: Context, principal: Principal, endpoint_id: str) -> None:
     endpoint = ctx.store.endpoint(endpoint_id)
-    if endpoint is None or endpoint.owner != principal.name:
+    if endpoint is None or endpoint.owner != principal.key_id:
         raise ApiError(404, "not_found", "no such webhook")
     ctx.store.remove_endpoint(endpoint_id)
+
+
+def live_endpoints(ctx: Context) -> list[Endpoint]:
+    """Every endpoint scoped to what its owner's key sees now, not at registration:
+    a key narrowed later narrows its deliveries, and a revoked key's get nothing."""
+    endpoints = ctx.store.endpoints()
+    keys = KeyStore(ctx.infra.redis, ctx.settings.city)
+    owners = keys.by_ids(sorted({e.owner for e in endpoints}))
+    return [replace(e, studios=scope_of(owners[e.owner])) for e in endpoints
+            if e.owner in owners]
+
+
+def scope_of(principal: Principal) -> tuple[str, ...] | None:
+    return None if principal.is_admin else tuple(sorted(principal.studios))
 
 
 # the delivery log

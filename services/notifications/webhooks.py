@@ -70,10 +70,14 @@ def signed_headers(secret: str, message_id: str, payload: str, at: datetime) -> 
 
 
 def post_webhook(session: requests.Session, endpoint: Endpoint | None, delivery: Delivery,
-                 timeout_s: float) -> None:
+                 timeout_s: float, allow_private: bool) -> None:
     """One attempt; a 2xx answer is delivered, anything else raises DeliveryError."""
     if endpoint is None:
         raise DeliveryError("the endpoint was deleted")
+    # Checked again at every send: a host that resolved to a public address when it was
+    # registered may point into our network now (DNS rebinding).
+    if reason := url_refusal(endpoint.url, allow_private):
+        raise DeliveryError(f"refused to send: {reason}")
     payload = json.dumps(body(delivery), separators=(",", ":"))
     # Signed with the real time: receivers reject timestamps more than minutes old.
     headers = signed_headers(endpoint.secret, delivery.event_id, payload, datetime.now(UTC))

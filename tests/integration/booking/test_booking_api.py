@@ -70,6 +70,21 @@ def test_a_deleted_hold_frees_its_time(partner, availability):
     assert_problem(partner.delete(f"/v1/holds/{held['id']}"), 404, "not_found")
 
 
+def test_a_hold_given_back_while_it_is_booked_keeps_the_booking(partner, availability, app,
+                                                                 monkeypatch):
+    """DELETE read the hold just before a booking took it: the booking's time stays held."""
+    held = partner.post("/v1/holds", json={"studio": "camden", "treatment": "ashiatsu",
+                                           "duration": 60, "start": START}).get_json()
+    store = app.extensions["spa"].store
+    read_before_booking = store.get_hold(held["id"])
+    booking = partner.book({"hold": held["id"], "customer": CUSTOMER, "intake": INTAKE})
+    assert booking.status_code == 201
+    monkeypatch.setattr(store, "get_hold", lambda hold_id: read_before_booking)
+    assert_problem(partner.delete(f"/v1/holds/{held['id']}"), 409, "conflict")
+    assert [r.booking_id for r in availability.reservations()] == [booking.get_json()["id"]]
+    assert store.due_releases() == []
+
+
 def test_a_taken_slot_is_a_409(partner, availability):
     assert partner.book(direct_booking()).status_code == 201
     assert_problem(partner.book(direct_booking()), 409, "slot_unavailable")

@@ -62,6 +62,20 @@ class TestAvailabilitySilent:
         wait_for(lambda: handlers.retry_releases(ctx) or not availability.reservations(),
                  what="the late confirmed reservation to be released")
 
+    def test_a_slow_hold_is_a_503_and_the_worker_frees_the_late_hold(
+            self, impatient, api_keys, availability):
+        availability.stall_s["hold"] = 0.6  # the hold is made after the caller gave up
+        app = app_for(impatient)
+        partner = Api(app, api_keys["partner"])
+        held = partner.post("/v1/holds", json={"studio": "camden", "treatment": "ashiatsu",
+                                               "duration": 60, "start": START})
+        assert_problem(held, 503, "dependency_unavailable")
+        wait_for(lambda: availability.reservations(), what="the late hold to be made")
+        availability.stall_s.clear()
+        ctx = app.extensions["spa"]
+        wait_for(lambda: handlers.retry_releases(ctx) or not availability.reservations(),
+                 what="the orphaned hold to be released")
+
     def test_a_cancel_is_recorded_and_the_release_retried(self, impatient, api_keys,
                                                           availability):
         app = app_for(impatient)

@@ -58,9 +58,9 @@ def running(broker_url: str, consumers=(), rpc_servers=()):
         yield worker
 
 
-def make_consumer(queue, handlers, redis_client, retry_delays=(0.05, 0.1)):
+def make_consumer(queue, handlers, redis_client, retry_delays=(0.05, 0.1), lease_s=120.0):
     return bus.EventConsumer(queue, handlers, redis_client, f"test:{queue.name}",
-                             retry_delays, dedupe_ttl_s=60)
+                             retry_delays, dedupe_ttl_s=60, lease_s=lease_s)
 
 
 def envelope(topic: str, **payload) -> bus.Envelope:
@@ -107,6 +107,21 @@ def test_a_duplicate_envelope_id_is_handled_once(broker_url, queue, topic, redis
         publish(broker_url, first, first, later)
         wait_for(lambda: later.id in seen, what="the last event")
     assert seen.count(first.id) == 1
+
+
+def test_an_event_whose_first_handler_died_mid_run_is_handled_after_the_lease(
+        broker_url, queue, topic, redis_client):
+    """A worker killed inside the handler leaves `running` behind; the redelivery must run."""
+    seen: list[str] = []
+    consumer = make_consumer(queue, {f"{topic}.happened": lambda e: seen.append(e.id)},
+                             redis_client, lease_s=0.5)
+    orphan = envelope(topic)
+    redis_client.set(consumer.seen_key(orphan.id), "running", px=500)  # the dead worker's lease
+    with running(broker_url, [consumer]):
+        publish(broker_url, orphan)
+        wait_for(lambda: seen, what="the redelivered event")
+    assert seen == [orphan.id]
+    assert consumer.dead_letters.entries(queue.name) == []
 
 
 def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_list(broker_url, queue, topic,

@@ -86,7 +86,8 @@ def test_without_an_smtp_url_mail_lands_in_the_maildir(notifications_settings, c
     with notifications_worker(ctx):
         publish(ctx, envelope("booking.created", payload))
         folder = notifications_settings.data_dir / "mail"
-        [message] = wait_for(lambda: folder.exists() and list(mailbox.Maildir(folder)),
+        # `cur` is the last subfolder Maildir creates: before it, listing would fail.
+        [message] = wait_for(lambda: (folder / "cur").is_dir() and list(mailbox.Maildir(folder)),
                              what="a message in the maildir")
     assert message["To"] == payload["booking"]["customer"]["email"]
 

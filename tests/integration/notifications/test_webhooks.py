@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from standardwebhooks import Webhook
 
 from services.common import bus
+from services.common.auth import KeyStore
+from services.common.service import Infra
+from services.notifications.bootstrap import bootstrap
 from tests.helpers import WebhookReceiver, wait_for
-from tests.integration.notifications.conftest import publish, receiving
+from tests.integration.notifications.conftest import notifications_worker, publish, receiving
 from tests.unit.notifications.samples import booking_payload, cancelled, envelope
 
 
@@ -108,3 +113,46 @@ def test_each_settled_delivery_is_announced_on_the_bus(ctx, worker):
     assert event.payload["booking"] == payload["booking"]["id"]
     assert (event.payload["channel"], event.payload["kind"]) == ("email", "confirmation")
     assert event.correlation_id == "req-test"
+
+
+def test_an_endpoint_that_now_points_into_our_network_is_not_called(
+        notifications_settings, clock, api, webhook_receiver):
+    """Registered while allowed; at send time the address is refused (as after a DNS
+    rebinding), so the worker must not call it."""
+    api.add_webhook(webhook_receiver.url)
+    strict = bootstrap(Infra.from_settings(
+        replace(notifications_settings, webhook_allow_private=False)), now=clock)
+    payload = booking_payload()
+    with notifications_worker(strict):
+        publish(strict, envelope("booking.created", payload))
+        entry = api.wait_for_entry(payload["booking"]["id"], "booking.created", "failed")
+    assert entry["last_error"] == "refused to send: loopback and private addresses are not allowed"
+    assert webhook_receiver.received == []
+
+
+def test_endpoints_belong_to_the_key_not_to_its_name(api, redis_client, settings):
+    api.keys["namesake"] = KeyStore(redis_client, settings.city).create(
+        "camden partner", "partner", ["camden"])  # the same name as the `partner` key
+    mine = api.add_webhook("http://127.0.0.1:9/mine", as_="partner")
+    assert api.call("GET", "/v1/webhooks", as_="namesake").json["items"] == []
+    assert api.call("DELETE", f"/v1/webhooks/{mine['id']}", as_="namesake").status_code == 404
+
+
+def test_a_revoked_keys_endpoint_receives_nothing_more(ctx, worker, api, redis_client,
+                                                      settings):
+    with receiving() as revoked, receiving() as admins:
+        api.add_webhook(revoked.url, as_="partner")
+        api.add_webhook(admins.url, as_="admin")
+        assert KeyStore(redis_client, settings.city).revoke(api.keys["partner"])
+        payload = booking_payload(studio="camden")
+        publish(ctx, envelope("booking.created", payload))
+        received(admins)
+        api.wait_for_entry(payload["booking"]["id"], "booking.created", "sent")
+        assert revoked.received == []
+        assert [e["endpoint"] for e in api.log(payload["booking"]["id"])
+                if e["channel"] == "webhook"] == [admins_endpoint(api)]
+
+
+def admins_endpoint(api) -> str:
+    [endpoint] = api.call("GET", "/v1/webhooks", as_="admin").json["items"]
+    return endpoint["id"]
