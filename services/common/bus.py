@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 EVENTS = Exchange("spa.events", type="topic", durable=True)
 SCHEMA_VERSION = 1
+# An admin runs replay by hand: fail within a second or two rather than hang.
+REPLAY_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 EVENT_TYPE = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"  # e.g. booking.created
 
 
@@ -165,10 +167,13 @@ class DeadLetters:
         """Put every dead letter back on its queue (fresh attempt count); returns how many."""
         replayed = 0
         producer = Producer(connection)
-        while raw := self.store.lpop(self.list_key(queue)):
+        # Removed only after it was published: a broker error leaves it listed, and a
+        # letter published twice (two admins replaying at once) is deduped by its id.
+        while (raw := self.store.lindex(self.list_key(queue), 0)) is not None:
             entry = json.loads(raw)
             producer.publish(entry["body"], exchange="", routing_key=queue, serializer="json",
-                             delivery_mode=2, retry=True)
+                             delivery_mode=2, retry=True, retry_policy=REPLAY_RETRY)
+            self.store.lrem(self.list_key(queue), 1, raw)
             replayed += 1
         return replayed
 

@@ -8,9 +8,11 @@ from contextlib import contextmanager
 
 import pytest
 from kombu import Connection, Producer
+from kombu.exceptions import OperationalError
 from marshmallow import ValidationError
 
 from services.common import bus
+from services.common.redis import free_port
 from services.common.rpc import RpcClient, RpcError, RpcServer, RpcUnavailable
 from tests.helpers import running_worker, wait_for
 
@@ -164,6 +166,15 @@ def test_a_dead_letter_can_be_replayed_once_the_cause_is_fixed(broker_url, queue
         wait_for(lambda: handled, what="the replayed event")
     assert handled == [sent.id]
     assert consumer.dead_letters.entries(queue.name) == []
+
+
+def test_a_replay_that_cannot_reach_the_broker_keeps_the_dead_letter(redis_client):
+    letters = bus.DeadLetters(redis_client, f"test:{uuid.uuid4().hex}")
+    letters.add("q", {"id": "e1"}, "RuntimeError: broken", attempts=3)
+    with Connection(f"redis://127.0.0.1:{free_port()}/0") as nowhere, pytest.raises(
+            OperationalError):
+        letters.replay("q", nowhere)
+    assert [entry["body"] for entry in letters.entries("q")] == [{"id": "e1"}]
 
 
 def test_a_handler_that_fails_once_is_retried_and_handled_once(broker_url, queue, topic,
