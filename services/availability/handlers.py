@@ -141,8 +141,20 @@ def describe(ctx: Context, params: dict) -> dict:
     }
 
 
+STALE_CATALOG_TRIES = 3  # an admin change between our read and our script: decide again
+
+
 def hold(ctx: Context, params: dict) -> dict:
-    catalog, now = ctx.catalog(), ctx.now()
+    for _ in range(STALE_CATALOG_TRIES):
+        if (held := hold_by_current_catalog(ctx, params)) is not None:
+            return held
+    raise Refusal(409, "conflict", "the catalog kept changing meanwhile; try again")
+
+
+def hold_by_current_catalog(ctx: Context, params: dict) -> dict | None:
+    """The hold, or None when the catalog changed after it was read."""
+    version, catalog = ctx.versioned_catalog()
+    now = ctx.now()
     studio = find(catalog.studios, params["studio"], "studio")
     treatment = find(catalog.treatments, params["treatment"], "treatment")
     duration = offered_duration(treatment, params["duration"])
@@ -161,18 +173,21 @@ def hold(ctx: Context, params: dict) -> dict:
         therapist="", room="", start=start, end=start + duration * 60,
         busy_until=start + treatment.busy_s(duration), expires_at=expires_at,
         price=treatment.price(duration, catalog.city.currency))
-    return hold_view(catalog, hold_first_free(ctx, wanted, pairs, now))
+    held = hold_first_free(ctx, wanted, pairs, now, version)
+    return hold_view(catalog, held) if held else None
 
 
-def hold_first_free(ctx: Context, wanted: Reservation, pairs: list[engine.Pair],
-                    now: int) -> Reservation:
-    """Best pair first: another caller may take one between our read and our script."""
+def hold_first_free(ctx: Context, wanted: Reservation, pairs: list[engine.Pair], now: int,
+                    catalog_version: int) -> Reservation | None:
+    """Best pair first: another caller may take one between our read and our script.
+    None when the catalog changed since `catalog_version` chose the pairs."""
     for pair in pairs:
         status, held = ctx.store.hold(
-            replace(wanted, therapist=pair.therapist.id, room=pair.room.id), now)
+            replace(wanted, therapist=pair.therapist.id, room=pair.room.id), now,
+            catalog_version)
         if status == "held":
             publish(ctx, "slot.held", held, expires_at=iso(held.expires_at))
-        if status != "taken":  # held now, or by a twin of this same call
+        if status != "taken":  # held now, by a twin of this same call, or stale
             return held
     raise Refusal(409, "slot_unavailable", "no therapist and room are free at that time")
 

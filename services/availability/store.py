@@ -9,6 +9,9 @@ catalog:version          bumped by every change: a process re-reads the catalog 
 {studio:<id>}:hold:<id>  the same JSON, found by hold id (confirm, release)
 {studio:<id>}:pending    unconfirmed hold ids scored by expires_at: what the sweeper frees
 {studio:<id>}:version    bumped by every ledger write: cached searches key on it
+{studio:<id>}:catalog    the catalog version, copied here by every catalog change, so
+                         the hold script can refuse a hold decided on an older catalog
+                         without leaving the studio's Cluster slot
 
 A studio's keys share the hash tag {studio:<id>}, so each script stays on one Redis
 Cluster slot. A therapist's shifts never overlap across studios (the loader checks
@@ -91,17 +94,23 @@ class Store:
         atomic against holds and other changes: if any lands meanwhile, decide again."""
 
         def attempt(pipe: redis.client.Pipeline) -> dict:
+            version = int(pipe.get(self.version_key) or 0)
             current = json.loads(pipe.get(self.catalog_key) or "null")
-            studios = [studio["id"] for studio in (current or {}).get("studios", [])]
+            studios = studio_ids(current)
             pipe.watch(*(self.studio_keys(studio)[0] for studio in studios))
             upcoming = [r for studio in studios for r in self._since(pipe, studio, since)]
             doc = decide(current, upcoming)
             pipe.multi()
             pipe.set(self.catalog_key, json.dumps(doc))
-            pipe.incr(self.version_key)
+            pipe.set(self.version_key, version + 1)
+            for studio in set(studios) | set(studio_ids(doc)):
+                pipe.set(self.studio_catalog_key(studio), version + 1)
             return doc
 
         return self.redis.transaction(attempt, self.version_key, value_from_callable=True)
+
+    def studio_catalog_key(self, studio: str) -> str:
+        return self.k(f"{{studio:{studio}}}", "catalog")
 
     def _since(self, conn, studio: str, since: int) -> list[Reservation]:
         ledger = self.studio_keys(studio)[0]
@@ -121,12 +130,15 @@ class Store:
             pipe.zrangebyscore(self.studio_keys(studio)[0], start - MAX_SPAN_S, end + MAX_SPAN_S)
         return [decode(raw) for found in pipe.execute() for raw in found]
 
-    def hold(self, r: Reservation, now: int) -> tuple[str, Reservation | None]:
-        """("held" | "exists" | "taken", the reservation now under that hold id)."""
-        status, found = self._hold(keys=self.studio_keys(r.studio, r.hold_id),
-                                   args=[encode(r), now, MAX_SPAN_S,
-                                         r.expires_at + RECORD_GRACE_S])
-        return status, decode(found) if status != "taken" else None
+    def hold(self, r: Reservation, now: int,
+             catalog_version: int) -> tuple[str, Reservation | None]:
+        """("held" | "exists" | "taken" | "stale", the reservation now under that hold
+        id). "stale": the catalog changed after `catalog_version`, which decided `r`."""
+        keys = [*self.studio_keys(r.studio, r.hold_id), self.studio_catalog_key(r.studio)]
+        status, found = self._hold(keys=keys, args=[encode(r), now, MAX_SPAN_S,
+                                                    r.expires_at + RECORD_GRACE_S,
+                                                    catalog_version])
+        return status, decode(found) if status in ("held", "exists") else None
 
     def confirm(self, studio: str, hold_id: str, booking_id: str,
                 now: int) -> tuple[str, Reservation | None]:
@@ -156,3 +168,7 @@ class Store:
             pipe.exists(self.studio_keys(studio, hold_id)[1])
         return next((s for s, found in zip(studios, pipe.execute(), strict=True) if found),
                     None)
+
+
+def studio_ids(doc: dict | None) -> list[str]:
+    return [studio["id"] for studio in (doc or {}).get("studios", [])]

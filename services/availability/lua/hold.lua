@@ -5,12 +5,19 @@
 -- KEYS[2] the hold's record (the same JSON)
 -- KEYS[3] the studio's pending holds: hold id scored by expires_at
 -- KEYS[4] the studio's ledger version: bumped by every write (search caches key on it)
+-- KEYS[5] the catalog version last copied to this studio (absent: never changed)
 -- ARGV[1] the new reservation (JSON)  ARGV[2] now  ARGV[3] lookback (s): the longest
 -- a reservation can last  ARGV[4] when the record may age out (epoch s)
--- Returns {"held", json} | {"exists", json} (same hold id: a retried call) | {"taken", id}
+-- ARGV[5] the catalog version the caller chose therapist and room by
+-- Returns {"held", json} | {"exists", json} (same hold id: a retried call) |
+--         {"taken", id} | {"stale", ""} (the catalog changed since: decide again)
 local existing = redis.call('GET', KEYS[2])
 if existing then
   return {'exists', existing}
+end
+local catalog = redis.call('GET', KEYS[5])
+if catalog and tonumber(catalog) > tonumber(ARGV[5]) then
+  return {'stale', ''}
 end
 local new = cjson.decode(ARGV[1])
 local now = tonumber(ARGV[2])

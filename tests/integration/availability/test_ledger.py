@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -145,3 +146,29 @@ def test_a_repeated_search_sees_every_write_expiry_and_catalog_change(rpc, ctx, 
     day = date.fromisoformat(DAY)
     handlers.add_time_off(bootstrap(infra, clock), "maya", Absence(day, day))
     assert slot_starts(ctx, therapist="maya") == []
+
+
+def test_a_hold_decided_on_a_catalog_changed_meanwhile_is_decided_again(
+        rpc, ctx, infra, clock, monkeypatch):
+    """Time off lands between the hold's catalog read and its script: no hold for maya."""
+    read_before_the_change = ctx.versioned_catalog()
+    day = date.fromisoformat(DAY)
+    handlers.add_time_off(bootstrap(infra, clock), "maya", Absence(day, day))
+    reads = iter([read_before_the_change])
+    fresh = ctx.versioned_catalog
+    monkeypatch.setattr(ctx, "versioned_catalog", lambda: next(reads, None) or fresh())
+    assert refusal(rpc["hold"], hold_params(therapist="maya")).code == "slot_unavailable"
+    assert ctx.store.reservations({"camden": (0, 2**40)}) == []
+
+
+def test_the_hold_script_refuses_a_catalog_version_older_than_the_studios(rpc, ctx, infra,
+                                                                         clock):
+    held = rpc["hold"](hold_params())
+    reservation = ctx.store.find("camden", held["hold_id"])
+    old_version = ctx.versioned_catalog()[0]
+    day = date.fromisoformat(DAY)
+    handlers.add_closure(bootstrap(infra, clock), "islington", Absence(day, day))
+    later = replace(reservation, hold_id="h-later", start=reservation.start + 7200,
+                    end=reservation.end + 7200, busy_until=reservation.busy_until + 7200)
+    assert ctx.store.hold(later, ctx.now(), old_version) == ("stale", None)
+    assert ctx.store.hold(later, ctx.now(), old_version + 1)[0] == "held"
