@@ -238,9 +238,6 @@ class Reservation:
         """Confirmed, or a hold that has not expired: it takes its time."""
         return self.confirmed or self.expires_at > now
 
-    def overlaps(self, start: int, busy_until: int) -> bool:
-        return self.start < busy_until and start < self.busy_until
-
 
 class Refusal(Exception):
     """A request the domain turns down; the HTTP and RPC edges render it."""

@@ -23,7 +23,7 @@ from services.availability.domain import (
     TimeRange,
     Treatment,
 )
-from services.common.schemas import MoneySchema
+from services.common.schemas import MoneySchema, instant, within_years
 
 MAX_SEARCH_DAYS = 31
 IDENT = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$",
@@ -31,8 +31,7 @@ IDENT = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$",
 TOKEN = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
                         error="use 1-64 letters, digits, '.', ':', '-' or '_'")
 RANGE = re.compile(r"^(\d{2}:\d{2})-(\d{2}:\d{2})$")
-STEPS = (5, 10, 15, 20, 30, 60)
-YEARS = (2000, 2999)  # divisors of an hour: the grid survives a clock change
+STEPS = (5, 10, 15, 20, 30, 60)  # divisors of an hour: the grid survives a clock change
 
 
 # Custom fields ----------------------------------------------------------------------
@@ -143,13 +142,6 @@ def parse_instant(text: str) -> datetime:
     if instant.tzinfo is None:
         raise ValidationError(f"{text!r} needs an offset, e.g. +00:00")
     return within_years(instant)
-
-
-def within_years(moment: date) -> date:
-    """Dates far outside any booking would only overflow date arithmetic later."""
-    if not YEARS[0] <= moment.year <= YEARS[1]:
-        raise ValidationError(f"the year must lie between {YEARS[0]} and {YEARS[1]}")
-    return moment
 
 
 def check_order(first: date | datetime, last: date | datetime, field: str) -> None:
@@ -392,7 +384,7 @@ class HoldParams(Schema):
     studio = fields.String(required=True)
     treatment = fields.String(required=True)
     duration = fields.Integer(required=True)
-    start = fields.AwareDateTime(required=True, format="iso", validate=within_years)
+    start = instant(required=True)
     therapist = fields.String(load_default=None, allow_none=True)
     hold_id = fields.String(load_default=None, allow_none=True, validate=TOKEN)
     ttl_s = fields.Integer(load_default=None, allow_none=True,

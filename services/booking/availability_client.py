@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import datetime
 
@@ -16,22 +15,13 @@ DESCRIBE_TTL_S = 10.0
 
 
 class AvailabilityClient:
-    """One RpcClient per thread: a client runs one call at a time, and a gunicorn
-    worker serves several requests at once on its threads."""
-
     def __init__(self, infra: Infra):
         self.infra = infra
-        self._local = threading.local()
         self._described: dict[tuple[str, str], tuple[float, dict]] = {}
 
     @property
     def rpc(self) -> RpcClient:
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = RpcClient(self.infra.connection(), "availability",
-                               self.infra.settings.rpc_timeout_s)
-            self._local.client = client
-        return client
+        return self.infra.rpc("availability")  # this thread's own client
 
     def describe(self, studio: str, treatment: str) -> dict:
         expires, described = self._described.get((studio, treatment), (0.0, {}))

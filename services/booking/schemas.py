@@ -3,8 +3,6 @@ payload of booking events. Unknown fields are refused (marshmallow's RAISE)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from services.booking.domain import (
@@ -16,28 +14,15 @@ from services.booking.domain import (
     SlotRequest,
 )
 from services.booking.store import CURSOR
-from services.common.schemas import MoneySchema
+from services.common.schemas import MoneySchema, in_utc, instant
 from services.common.schemas import ProblemSchema as BaseProblemSchema
 
 ID = validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="not a valid id")
-# Outside these years a date is a typo, and Python's datetime arithmetic can overflow.
-SANE_INSTANTS = validate.Range(min=datetime(2000, 1, 1, tzinfo=UTC),
-                               max=datetime(2200, 1, 1, tzinfo=UTC),
-                               error="must be between 2000 and 2200")
 SLOT_FIELDS = ("studio", "treatment", "duration", "start", "therapist")
-
-
-def instant(**kwargs) -> fields.AwareDateTime:
-    """An RFC 3339 instant; an offset is required (a bare local time is ambiguous)."""
-    return fields.AwareDateTime(validate=SANE_INSTANTS, **kwargs)
 
 
 def strict_bool(**kwargs) -> fields.Boolean:
     return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
-
-
-def in_utc(data: dict, *names: str) -> dict:
-    return {**data, **{n: data[n].astimezone(UTC) for n in names if data.get(n)}}
 
 
 class ProblemSchema(BaseProblemSchema):

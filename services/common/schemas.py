@@ -1,8 +1,28 @@
-"""marshmallow schemas every service's API documents the same way."""
+"""marshmallow pieces every service's edge uses the same way."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from datetime import UTC, date
+
+from marshmallow import Schema, ValidationError, fields
+
+YEARS = (2000, 2200)  # outside these a date is a typo, and date arithmetic may overflow
+
+
+def within_years(moment: date) -> date:
+    if not YEARS[0] <= moment.year <= YEARS[1]:
+        raise ValidationError(f"the year must lie between {YEARS[0]} and {YEARS[1]}")
+    return moment
+
+
+def instant(**kwargs) -> fields.AwareDateTime:
+    """An RFC 3339 instant; an offset is required (a bare local time is ambiguous)."""
+    return fields.AwareDateTime(format="iso", validate=within_years, **kwargs)
+
+
+def in_utc(data: dict, *names: str) -> dict:
+    """`data` with the named instants moved to UTC (the zone a ledger and a log keep)."""
+    return {**data, **{n: data[n].astimezone(UTC) for n in names if data.get(n)}}
 
 
 class ProblemSchema(Schema):
