@@ -64,7 +64,7 @@ def list_treatments():
 
 
 @blp.get("/slots")
-@blp.arguments(SlotQueryArgs, location="query")
+@blp.arguments(SlotQueryArgs(), location="query")  # one instance: the hot path
 @blp.alt_response(200, schema=SlotList, success=True, description="slots, sorted by start")
 def search_slots(args: dict):
     """Bookable starts: a therapist with the skill on shift and a room with the
