@@ -275,15 +275,20 @@ class EventConsumer:
 
 @dataclass
 class Periodic:
-    """A job the worker runs between messages, at most every `interval_s`."""
+    """A job the worker runs between messages, at most every `interval_s`. A job that
+    `yields_to_messages` waits while messages keep arriving (up to `max_wait_s` more),
+    so that a burst is handled first."""
 
     interval_s: float
     run: Callable[[], object]
+    yields_to_messages: bool = False
+    max_wait_s: float = 1.0
     last: float = 0.0
 
-    def maybe_run(self) -> None:
+    def maybe_run(self, busy: bool = False) -> None:
         now = time.monotonic()
-        if now - self.last >= self.interval_s:
+        waited = now - self.last - self.interval_s
+        if waited >= 0 and not (busy and self.yields_to_messages and waited < self.max_wait_s):
             self.last = now
             try:
                 self.run()
@@ -302,10 +307,12 @@ class Worker(ConsumerMixin):
         self.rpc_servers = rpc_servers or []
         self.periodic = periodic or []
         self._producer: Producer | None = None
+        self._busy = False
 
     def get_consumers(self, Consumer, channel):  # noqa: N803 - kombu's signature
-        consumers = [Consumer(queues=[c.queue], callbacks=[c.on_message], accept=["json"],
-                              prefetch_count=10) for c in self.event_consumers]
+        consumers = [Consumer(queues=[c.queue], callbacks=[self._note_message, c.on_message],
+                              accept=["json"], prefetch_count=10)
+                     for c in self.event_consumers]
         consumers += [server.consumer(Consumer, channel) for server in self.rpc_servers]
         return consumers
 
@@ -315,9 +322,14 @@ class Worker(ConsumerMixin):
             server.producer = Producer(channel)
         log.info("worker ready", extra={"queues": [c.queue.name for c in self.event_consumers]})
 
+    def _note_message(self, body, message) -> None:
+        self._busy = True
+
     def on_iteration(self):
         if self._producer is not None:
             for consumer in self.event_consumers:
                 consumer.requeue_due(self._producer)
+        # Busy: the last wait for a message got one, so more may be queued behind it.
+        busy, self._busy = self._busy, False
         for job in self.periodic:
-            job.maybe_run()
+            job.maybe_run(busy)

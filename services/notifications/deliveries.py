@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 
 
 def send_due(ctx: Context) -> int:
-    """The worker's periodic job: reminders that fell due, retries, redeliveries, and
-    sends a dead worker left behind."""
+    """The worker's periodic job: new events' emails, reminders that fell due, retries,
+    redeliveries, and sends a dead worker left behind."""
     ids = ctx.store.due_ids(ctx.now().timestamp())
     send_now(ctx, ids)
     return len(ids)

@@ -62,15 +62,16 @@ def read_event(envelope: Envelope) -> BookingEvent:
 
 
 def notify(ctx: Context, event: BookingEvent) -> None:
-    """Plan the event's webhooks and email, then send them at once, webhooks first
-    (partners' systems wait on them; people read mail later). Planning the same event
-    again (a redelivery) finds them planned and sends nothing already sent."""
+    """Plan the event's webhooks and email; send the webhooks at once. The email is
+    due now and goes out with the worker's periodic sends, which wait while events
+    keep arriving: partners' systems wait on webhooks, people read mail later, and in
+    a burst every webhook goes before any email. Planning the same event again (a
+    redelivery) finds them planned and sends nothing already sent."""
     now = ctx.now()
-    planned = plan_webhooks(event, live_endpoints(ctx), now)
-    if kind := EMAIL_KINDS.get(event.type):
-        planned.append(plan_email(event, kind, now))
-    ctx.store.create(*planned)
-    deliveries.send_now(ctx, [d.id for d in planned])
+    webhooks = plan_webhooks(event, live_endpoints(ctx), now)
+    email = [plan_email(event, kind, now)] if (kind := EMAIL_KINDS.get(event.type)) else []
+    ctx.store.create(*webhooks, *email)
+    deliveries.send_now(ctx, [d.id for d in webhooks])
 
 
 # webhook endpoints

@@ -8,7 +8,8 @@ consumes  booking.*  on the durable queue `notifications.events`:
           (services/notifications/deliveries.py).
 publishes notification.sent, notification.failed: AT-MOST-ONCE, best effort, after
           the outcome is recorded in the delivery log (the log is the record).
-periodic  every SEND_DUE_EVERY_S: send what fell due (reminders, retries, redeliveries).
+periodic  every SEND_DUE_EVERY_S: send what fell due (emails, reminders, retries,
+          redeliveries); it waits (at most a second) while events keep arriving.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ def consumers(ctx: Context) -> list[bus.EventConsumer]:
 
 
 def periodic(ctx: Context) -> list[bus.Periodic]:
-    return [bus.Periodic(SEND_DUE_EVERY_S, partial(deliveries.send_due, ctx))]
+    # Yields to messages: a burst's webhooks go out before its emails (handlers.notify).
+    return [bus.Periodic(SEND_DUE_EVERY_S, partial(deliveries.send_due, ctx),
+                         yields_to_messages=True)]
 
 
 def run(ctx: Context) -> None:

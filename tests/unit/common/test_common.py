@@ -1,12 +1,13 @@
 """Pure pieces of services/common: settings, error flattening, scopes, envelopes."""
 
+import time
 from pathlib import Path
 
 import pytest
 from marshmallow import ValidationError
 
 from services.common.auth import Principal
-from services.common.bus import Envelope, envelope_from_body, envelope_to_body
+from services.common.bus import Envelope, Periodic, envelope_from_body, envelope_to_body
 from services.common.config import Settings, load_settings
 from services.common.http import field_errors
 
@@ -62,3 +63,27 @@ def test_a_valid_envelope_loads():
     sent = Envelope(type="booking.created", payload={"x": 1}, source="booking",
                     city="london")
     assert envelope_from_body(envelope_to_body(sent)) == sent
+
+
+class TestPeriodicJobs:
+    def job(self, **options) -> tuple[Periodic, list[int]]:
+        runs: list[int] = []
+        return Periodic(0.2, lambda: runs.append(1), last=time.monotonic() - 0.5,
+                        **options), runs
+
+    def test_a_due_job_runs_between_messages(self):
+        job, runs = self.job()
+        job.maybe_run(busy=True)
+        assert runs == [1]
+
+    def test_a_job_that_yields_waits_while_messages_keep_arriving(self):
+        job, runs = self.job(yields_to_messages=True)
+        job.maybe_run(busy=True)
+        assert runs == []
+        job.maybe_run(busy=False)
+        assert runs == [1]
+
+    def test_a_job_that_yields_still_runs_once_it_waited_its_longest(self):
+        job, runs = self.job(yields_to_messages=True, max_wait_s=0.1)
+        job.maybe_run(busy=True)
+        assert runs == [1]
