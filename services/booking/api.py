@@ -66,8 +66,8 @@ def delete_hold(hold_id: str):
 
 
 @blp.post("/bookings")
-@blp.arguments(IdempotencyHeaderSchema, location="headers", as_kwargs=True)
-@blp.arguments(BookingRequestSchema)
+@blp.arguments(IdempotencyHeaderSchema(), location="headers", as_kwargs=True)
+@blp.arguments(BookingRequestSchema())  # instances: no per-request field copies
 @blp.response(201, BookingSchema)
 @problems(404, 409, 422, 503)
 def create_booking(wanted, key: str):

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import redis
 
 from services.booking.domain import Booking, Customer, Hold, Intake, Named, Screening
-from services.common import bus
+from services.common import bus, jsonio
 from services.common.redis import key
 
 RECEIPT_TTL_S = 24 * 3600
@@ -229,7 +229,7 @@ def _version(booking: Booking | None) -> int:
 
 
 def _booking_to_json(booking: Booking) -> str:
-    return json.dumps(asdict(booking), default=datetime.isoformat)
+    return jsonio.dumps(booking)
 
 
 def _booking_or_none(raw: str | None) -> Booking | None:
@@ -246,7 +246,7 @@ def _booking_or_none(raw: str | None) -> Booking | None:
 
 
 def _hold_to_json(hold: Hold) -> str:
-    return json.dumps(asdict(hold), default=datetime.isoformat)
+    return jsonio.dumps(hold)
 
 
 def _hold_from_json(raw: str) -> Hold:

@@ -136,7 +136,6 @@ class RpcClient:
         return self._reply
 
     def _on_reply(self, body: dict, message) -> None:
-        message.ack()
         # A late reply to an earlier call that timed out is dropped here.
         if message.properties.get("correlation_id") == self._pending:
             self._reply = body
@@ -145,8 +144,11 @@ class RpcClient:
         if self._consumer is None:
             self.server_queue(self.connection.default_channel).declare()
             self._producer = Producer(self.connection)
+            # no_ack: a reply is worth nothing to anyone but this caller, now; acking
+            # would cost the broker's unacked bookkeeping (on Redis, 6 commands a reply).
             self._consumer = Consumer(self.connection, queues=[self.reply_queue],
-                                      callbacks=[self._on_reply], accept=["json"])
+                                      callbacks=[self._on_reply], accept=["json"],
+                                      no_ack=True)
             self._consumer.consume()
 
     def _reset(self) -> None:

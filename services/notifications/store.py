@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import fields
 
 import redis
 
+from services.common import jsonio
 from services.common.redis import key
 from services.notifications.domain import Delivery, Endpoint
 
@@ -148,8 +148,7 @@ class NotificationStore:
 
 
 def _dump(record: Delivery | Endpoint) -> str:
-    # Shallow on purpose: asdict() would deep-copy the whole event payload first.
-    return json.dumps({f.name: getattr(record, f.name) for f in fields(record)})
+    return jsonio.dumps(record)
 
 
 def _endpoint(data: dict) -> Endpoint:
