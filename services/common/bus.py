@@ -190,17 +190,17 @@ class DeadLetters:
 
     def replay(self, queue: str, connection: Connection) -> int:
         """Put every dead letter back on its queue (fresh attempt count); returns how many."""
-        replayed = 0
-        producer = Producer(connection)
-        # Removed only after it was published: a broker error leaves it listed, and a
-        # letter published twice (two admins replaying at once) is deduped by its id.
-        while (raw := self.store.lindex(self.list_key(queue), 0)) is not None:
-            entry = json.loads(raw)
-            producer.publish(entry["body"], exchange="", routing_key=queue, serializer="json",
-                             delivery_mode=2, retry=True, retry_policy=REPLAY_RETRY)
-            self.store.lrem(self.list_key(queue), 1, raw)
-            replayed += 1
-        return replayed
+        key, producer = self.list_key(queue), Producer(connection)
+        # The letters listed now (one that fails again is listed anew, not replayed twice),
+        # each removed only once published: a broker error leaves it listed, and a letter
+        # published twice (two admins replaying at once) is deduped by its envelope id.
+        letters = self.store.lrange(key, 0, -1)
+        for raw in letters:
+            producer.publish(json.loads(raw)["body"], exchange="", routing_key=queue,
+                             serializer="json", delivery_mode=2, retry=True,
+                             retry_policy=REPLAY_RETRY)
+            self.store.lrem(key, 1, raw)
+        return len(letters)
 
 
 class EventConsumer:

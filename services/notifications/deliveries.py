@@ -13,10 +13,12 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Iterable
+from dataclasses import replace
 
+from services.common.auth import KeyStore, Principal
 from services.common.bus import Envelope
 from services.notifications.bootstrap import Context
-from services.notifications.domain import Delivery, DeliveryError, retry_delay
+from services.notifications.domain import Delivery, DeliveryError, Endpoint, retry_delay
 from services.notifications.mail import SMTP_TIMEOUT_S, send_email
 from services.notifications.webhooks import post_webhook
 
@@ -60,9 +62,8 @@ def send(ctx: Context, delivery: Delivery) -> str | None:
         if delivery.channel == "email":
             send_email(ctx.mailer, ctx.settings.mail_from, delivery)
         else:
-            endpoint = ctx.store.endpoint(delivery.target)
-            post_webhook(ctx.http, endpoint, delivery, ctx.settings.webhook_timeout_s,
-                         ctx.settings.webhook_allow_private)
+            post_webhook(ctx.http, live_endpoint(ctx, delivery.target), delivery,
+                         ctx.settings.webhook_timeout_s, ctx.settings.webhook_allow_private)
     except DeliveryError as error:
         return str(error)
     except Exception as error:  # noqa: BLE001 - a bug must not stop the other sends
@@ -70,6 +71,25 @@ def send(ctx: Context, delivery: Delivery) -> str | None:
                                                          "channel": delivery.channel})
         return f"internal error ({type(error).__name__})"
     return None
+
+
+def live_endpoints(ctx: Context, endpoints: list[Endpoint]) -> list[Endpoint]:
+    """`endpoints` scoped to what their owner's key sees now, not at registration: a
+    key narrowed later narrows its deliveries, and a revoked key's get nothing (new
+    events, retries and redeliveries alike)."""
+    keys = KeyStore(ctx.infra.redis, ctx.settings.city)
+    owners = keys.by_ids(sorted({e.owner for e in endpoints}))
+    return [replace(e, studios=scope_of(owners[e.owner])) for e in endpoints
+            if e.owner in owners]
+
+
+def live_endpoint(ctx: Context, endpoint_id: str) -> Endpoint | None:
+    endpoint = ctx.store.endpoint(endpoint_id)
+    return next(iter(live_endpoints(ctx, [endpoint])), None) if endpoint else None
+
+
+def scope_of(principal: Principal) -> tuple[str, ...] | None:
+    return None if principal.is_admin else tuple(sorted(principal.studios))
 
 
 def record(ctx: Context, delivery: Delivery, error: str | None) -> Delivery:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from marshmallow import ValidationError
 
-from services.common.auth import KeyStore, Principal
+from services.common.auth import Principal
 from services.common.bus import Envelope
 from services.common.http import ApiError
 from services.notifications import deliveries, reminders
 from services.notifications.bootstrap import Context
+from services.notifications.deliveries import live_endpoints, scope_of
 from services.notifications.domain import (
     EMAIL_KINDS,
     BookingEvent,
@@ -68,7 +67,7 @@ def notify(ctx: Context, event: BookingEvent) -> None:
     a burst every webhook goes before any email. Planning the same event again (a
     redelivery) finds them planned and sends nothing already sent."""
     now = ctx.now()
-    webhooks = plan_webhooks(event, live_endpoints(ctx), now)
+    webhooks = plan_webhooks(event, live_endpoints(ctx, ctx.store.endpoints()), now)
     email = [plan_email(event, kind, now)] if (kind := EMAIL_KINDS.get(event.type)) else []
     ctx.store.create(*webhooks, *email)
     deliveries.send_now(ctx, [d.id for d in webhooks])
@@ -92,7 +91,8 @@ def register_webhook(ctx: Context, principal: Principal, url: str,
 
 
 def own_webhooks(ctx: Context, principal: Principal) -> list[Endpoint]:
-    return [e for e in live_endpoints(ctx) if e.owner == principal.key_id]
+    mine = [e for e in ctx.store.endpoints() if e.owner == principal.key_id]
+    return live_endpoints(ctx, mine)
 
 
 def delete_webhook(ctx: Context, principal: Principal, endpoint_id: str) -> None:
@@ -100,20 +100,6 @@ def delete_webhook(ctx: Context, principal: Principal, endpoint_id: str) -> None
     if endpoint is None or endpoint.owner != principal.key_id:
         raise ApiError(404, "not_found", "no such webhook")
     ctx.store.remove_endpoint(endpoint_id)
-
-
-def live_endpoints(ctx: Context) -> list[Endpoint]:
-    """Every endpoint scoped to what its owner's key sees now, not at registration:
-    a key narrowed later narrows its deliveries, and a revoked key's get nothing."""
-    endpoints = ctx.store.endpoints()
-    keys = KeyStore(ctx.infra.redis, ctx.settings.city)
-    owners = keys.by_ids(sorted({e.owner for e in endpoints}))
-    return [replace(e, studios=scope_of(owners[e.owner])) for e in endpoints
-            if e.owner in owners]
-
-
-def scope_of(principal: Principal) -> tuple[str, ...] | None:
-    return None if principal.is_admin else tuple(sorted(principal.studios))
 
 
 # the delivery log

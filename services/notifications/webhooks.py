@@ -73,9 +73,12 @@ def post_webhook(session: requests.Session, endpoint: Endpoint | None, delivery:
                  timeout_s: float, allow_private: bool) -> None:
     """One attempt; a 2xx answer is delivered, anything else raises DeliveryError."""
     if endpoint is None:
-        raise DeliveryError("the endpoint was deleted")
+        raise DeliveryError("the endpoint was deleted, or its API key revoked")
+    if not endpoint.wants(delivery.event_type, delivery.studio):
+        raise DeliveryError("the endpoint's API key no longer sees this studio")
     # Checked again at every send: a host that resolved to a public address when it was
-    # registered may point into our network now (DNS rebinding).
+    # registered may point into our network now. (Not proof against a DNS answer that
+    # changes between this check and the connection: that needs the address pinned.)
     if reason := url_refusal(endpoint.url, allow_private):
         raise DeliveryError(f"refused to send: {reason}")
     payload = json.dumps(body(delivery), separators=(",", ":"))

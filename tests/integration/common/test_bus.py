@@ -118,7 +118,8 @@ def test_an_event_whose_first_handler_died_mid_run_is_handled_after_the_lease(
     consumer = make_consumer(queue, {f"{topic}.happened": lambda e: seen.append(e.id)},
                              redis_client, lease_s=0.5)
     orphan = envelope(topic)
-    redis_client.set(consumer.seen_key(orphan.id), "running", px=500)  # the dead worker's lease
+    # The dead worker's lease: long enough to be live when the redelivery arrives.
+    redis_client.set(consumer.seen_key(orphan.id), "running", px=2000)
     with running(broker_url, [consumer]):
         publish(broker_url, orphan)
         wait_for(lambda: seen, what="the redelivered event")

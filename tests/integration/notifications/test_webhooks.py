@@ -9,6 +9,7 @@ from standardwebhooks import Webhook
 from services.common import bus
 from services.common.auth import KeyStore
 from services.common.service import Infra
+from services.notifications import deliveries, handlers
 from services.notifications.bootstrap import bootstrap
 from tests.helpers import WebhookReceiver, wait_for
 from tests.integration.notifications.conftest import notifications_worker, publish, receiving
@@ -156,3 +157,18 @@ def test_a_revoked_keys_endpoint_receives_nothing_more(ctx, worker, api, redis_c
 def admins_endpoint(api) -> str:
     [endpoint] = api.call("GET", "/v1/webhooks", as_="admin").json["items"]
     return endpoint["id"]
+
+
+def test_retries_stop_once_the_endpoints_key_is_revoked(ctx, clock, api, redis_client,
+                                                        settings):
+    with receiving(fail_first=1) as flaky:
+        api.add_webhook(flaky.url, as_="partner")
+        payload = booking_payload(studio="camden")
+        handlers.on_created(ctx, envelope("booking.created", payload))  # fails: a retry due
+        assert KeyStore(redis_client, settings.city).revoke(api.keys["partner"])
+        clock.advance(seconds=60)
+        deliveries.send_due(ctx)
+        [entry] = [e for e in api.log(payload["booking"]["id"]) if e["channel"] == "webhook"]
+        assert len(flaky.received) == 1
+    assert entry["attempts"] == 2
+    assert entry["last_error"] == "the endpoint was deleted, or its API key revoked"
