@@ -63,7 +63,7 @@ def send(ctx: Context, delivery: Delivery) -> str | None:
             send_email(ctx.mailer, ctx.settings.mail_from, delivery)
         else:
             post_webhook(ctx.http, live_endpoint(ctx, delivery.target), delivery,
-                         ctx.settings.webhook_timeout_s, ctx.settings.webhook_allow_private)
+                         ctx.settings.webhook_timeout_s)
     except DeliveryError as error:
         return str(error)
     except Exception as error:  # noqa: BLE001 - a bug must not stop the other sends

@@ -17,11 +17,14 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import requests
+from ssrfguard import DEFAULT_DENIED, AddressTable, Policy, SSRFGuardError
+from ssrfguard.requests import Session
 from standardwebhooks import Webhook
 
 from services.notifications.domain import Delivery, DeliveryError, Endpoint
 
 Resolver = Callable[[str], list[str]]
+ANY_PORT = frozenset(range(1, 65536))  # partners' endpoints listen where they like
 
 
 def resolve(host: str) -> list[str]:
@@ -69,24 +72,30 @@ def signed_headers(secret: str, message_id: str, payload: str, at: datetime) -> 
             "Content-Type": "application/json"}
 
 
+def webhook_session(allow_private: bool) -> requests.Session:
+    """The session every webhook goes out on. It resolves the host, checks every
+    address and connects to the one it checked (ssrfguard), at each new connection: a
+    host that pointed to a public address at registration cannot reach into our network
+    later, not even with a DNS answer that changes between the check and the connect."""
+    denied = AddressTable(()) if allow_private else DEFAULT_DENIED
+    return Session(policy=Policy(denied_networks=denied, allowed_ports=ANY_PORT))
+
+
 def post_webhook(session: requests.Session, endpoint: Endpoint | None, delivery: Delivery,
-                 timeout_s: float, allow_private: bool) -> None:
+                 timeout_s: float) -> None:
     """One attempt; a 2xx answer is delivered, anything else raises DeliveryError."""
     if endpoint is None:
         raise DeliveryError("the endpoint was deleted, or its API key revoked")
     if not endpoint.wants(delivery.event_type, delivery.studio):
         raise DeliveryError("the endpoint's API key no longer sees this studio")
-    # Checked again at every send: a host that resolved to a public address when it was
-    # registered may point into our network now. (Not proof against a DNS answer that
-    # changes between this check and the connection: that needs the address pinned.)
-    if reason := url_refusal(endpoint.url, allow_private):
-        raise DeliveryError(f"refused to send: {reason}")
     payload = json.dumps(body(delivery), separators=(",", ":"))
     # Signed with the real time: receivers reject timestamps more than minutes old.
     headers = signed_headers(endpoint.secret, delivery.event_id, payload, datetime.now(UTC))
     try:
         response = session.post(endpoint.url, data=payload.encode(), headers=headers,
                                 timeout=timeout_s, allow_redirects=False)
+    except SSRFGuardError as refusal:
+        raise DeliveryError(f"refused to send: {refusal}") from None
     except requests.Timeout:
         raise DeliveryError(f"no answer within {timeout_s:g} s") from None
     except requests.RequestException as error:
