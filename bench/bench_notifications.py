@@ -14,12 +14,11 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import redis
 import requests
 
 from bench.harness import BenchEnv, Stats, row
 from services.common import bus
-from services.common.redis import free_port
+from services.common.redis import connect, free_port
 from services.notifications import queues
 from services.notifications.store import NotificationStore
 from tests.unit.notifications.samples import booking_payload
@@ -87,7 +86,7 @@ def _measure(connection, endpoint: Endpoint) -> Stats:
 
 def _wait_emails_sent(env: BenchEnv, timeout_s: float = 60) -> None:
     """Emails go after the burst's webhooks (handlers.notify): wait until none is due."""
-    store = NotificationStore(redis.Redis.from_url(env.redis_url), "london")
+    store = NotificationStore(connect(env.redis_url), "london")
     deadline = time.monotonic() + timeout_s
     while store.due_ids(time.time()) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -74,8 +74,8 @@ class KeyStore:
         """The key's principal and the seconds to wait when it used up this minute's
         budget (else 0), in one round trip: it runs before every request."""
         window = int(time.time() // 60)
-        counter = key(self.city, "auth", "rate", hash_key(api_key)[:24], str(window))
         key_id = hash_key(api_key)
+        counter = key(self.city, "auth", "rate", key_id[:24], str(window))
         pipe = self.store.pipeline(transaction=False)
         raw, used, _ = pipe.hget(self.keys, key_id).incr(counter).expire(
             counter, 120).execute()

@@ -118,8 +118,9 @@ class Delivery:
 @dataclass(frozen=True)
 class Endpoint:
     """A partner's webhook endpoint, owned by an API key (`owner` is its key id).
-    `studios` None means every studio of the city (an admin's endpoint); the handlers
-    set it from the owner key's current scope before planning deliveries."""
+    `studios` None means every studio of the city (an admin's endpoint); what is stored
+    is the scope at registration, and `deliveries.live_endpoints` replaces it with the
+    owner key's current scope before anything is planned, sent or listed."""
 
     id: str
     url: str
