@@ -23,16 +23,17 @@ from decimal import Decimal
 from urllib.parse import quote
 
 from bench.harness import ROOT, BenchEnv, Request, Stats, load, row
-from services.availability import handlers
 from services.availability.bootstrap import bootstrap
 from services.availability.catalog_loader import dump_catalog, load_file, parse_catalog
+from services.availability.commands import SearchSlots
 from services.availability.domain import Money, Reservation
+from services.availability.handlers import queries
 from services.availability.queues import methods
 from services.availability.slot_cache import SlotCache
 from services.availability.store import Store, encode
 from services.common.auth import Principal
 from services.common.config import Settings
-from services.common.rpc import RpcError
+from services.common.errors import SpaError
 from services.common.service import Infra
 
 LONDON_FILE = ROOT / "deploy" / "cities" / "london.yaml"
@@ -81,10 +82,10 @@ def history(infra: Infra) -> tuple[Stats, Stats]:
     for _ in range(HISTORY_SEARCHES):
         for studio, found in timings.items():
             ctx.slots = SlotCache()
-            args = {"treatment": "relaxation", "duration": 60, "from_": FIRST.date(),
-                    "to": FIRST.date() + timedelta(days=6), "studio": studio}
+            search = SearchSlots("relaxation", 60, FIRST.date(),
+                                 FIRST.date() + timedelta(days=6), studio)
             started = time.perf_counter()
-            handlers.search_slots(ctx, args, admin)
+            queries.search_slots(ctx, admin, search)
             found.append((time.perf_counter() - started) * 1000)
     return tuple(Stats(len(ms), sum(ms) / 1000, ms, {200: len(ms)})
                  for ms in timings.values())
@@ -136,7 +137,7 @@ def book_upcoming(infra: Infra, days: int) -> None:
         for day in range(days):
             for hour in range(10, 18, 2):
                 start = (FIRST + timedelta(days=day, hours=hour)).isoformat()
-                with contextlib.suppress(RpcError):  # e.g. nobody on shift then
+                with contextlib.suppress(SpaError):  # e.g. nobody on shift then
                     hold({"studio": studio, "treatment": "relaxation", "duration": 60,
                           "start": start, "ttl_s": 86400})
 

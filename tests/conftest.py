@@ -49,10 +49,6 @@ def api_keys(redis_client, settings) -> dict[str, str]:
     }
 
 
-def bearer(api_key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {api_key}"}
-
-
 @pytest.fixture(scope="session")
 def smtp_server():
     from tests.helpers import SmtpServer

@@ -1,5 +1,6 @@
-"""Test helpers shared by every layer: deadline polling and real peers (an SMTP
-server and an HTTP webhook receiver) that the product talks to."""
+"""Test helpers shared by every layer: deadline polling, a clock tests move on, API
+key headers and problem+json checks, and real peers (an SMTP server and an HTTP
+webhook receiver) that the product talks to."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TypeVar
 
 from aiosmtpd.controller import Controller
 
 from services.common import bus
+from services.common.clock import Clock
 from services.common.redis import free_port
 
 T = TypeVar("T")
@@ -32,6 +35,38 @@ def wait_for(probe: Callable[[], T], timeout_s: float = 10.0, interval_s: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(interval_s)
+
+
+def bearer(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"}
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    """An RFC 9457 answer with this status and code (a Flask test or requests response)."""
+    body = response.get_data(as_text=True) if hasattr(response, "get_data") else response.text
+    assert response.status_code == status, body
+    assert response.headers["Content-Type"].startswith("application/problem+json"), body
+    problem = json.loads(body)
+    assert (problem["status"], problem["code"]) == (status, code), problem
+    return problem
+
+
+class ManualClock(Clock):
+    """The services' Clock, as tests drive it: fixed at `at` (or real time when None),
+    plus however far the test has moved it on."""
+
+    def __init__(self, at: datetime | None = None):
+        self.at = at
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return (self.at or datetime.now(UTC)) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+    def reset(self) -> None:
+        self.offset = timedelta()
 
 
 class _Collector:

@@ -5,12 +5,10 @@ from __future__ import annotations
 from flask import current_app, request
 from flask_smorest import Blueprint
 
-from services.availability import handlers
 from services.availability.bootstrap import Context
-from services.availability.domain import Refusal
+from services.availability.handlers import catalog_admin, queries
 from services.availability.schemas import (
     AbsenceSchema,
-    ConflictView,
     RoomBody,
     RoomSchema,
     SlotList,
@@ -24,13 +22,12 @@ from services.availability.schemas import (
     TreatmentList,
     TreatmentSchema,
 )
-from services.common.auth import current_principal, require_admin
-from services.common.http import problem
+from services.common.auth import current_principal
+from services.common.http import problems
 
 blp = Blueprint("availability", __name__, url_prefix="/v1", description="Availability")
 
-CHANGE_REFUSED = {"schema": ConflictView, "description": (
-    "the change would strand confirmed bookings or live holds (listed); nothing changed")}
+ADMIN_CHANGE = ("forbidden", "not_found", "validation_error", "conflicts_with_bookings")
 
 
 def ctx() -> Context:
@@ -41,81 +38,79 @@ def ctx() -> Context:
 def writes_need_an_admin():
     """Checked before the body is parsed: a partner hears 403, not field errors."""
     if request.method != "GET":
-        require_admin()
-
-
-@blp.errorhandler(Refusal)
-def refused(refusal: Refusal):
-    return problem(refusal.status, refusal.code, refusal.detail, **refusal.extra)
+        current_principal().require_admin()
 
 
 @blp.get("/studios")
 @blp.response(200, StudioList)
+@problems(blp)
 def list_studios():
     """Studios of the city (a partner sees only its own)."""
-    return {"items": handlers.visible_studios(ctx(), current_principal())}
+    return {"items": queries.visible_studios(ctx(), current_principal())}
 
 
 @blp.get("/treatments")
 @blp.response(200, TreatmentList)
+@problems(blp)
 def list_treatments():
     """Treatments with durations, prices, requirements and advice."""
-    return {"items": handlers.treatments(ctx())}
+    return {"items": queries.treatments(ctx())}
 
 
 @blp.get("/slots")
 @blp.arguments(SlotQueryArgs(), location="query")  # one instance: the hot path
 @blp.alt_response(200, schema=SlotList, success=True, description="slots, sorted by start")
-def search_slots(args: dict):
+@problems(blp, "not_found", "validation_error")
+def search_slots(search):
     """Bookable starts: a therapist with the skill on shift and a room with the
     equipment, both free for the treatment and its cleanup."""
-    body = handlers.search_slots(ctx(), args, current_principal())
+    body = queries.search_slots(ctx(), current_principal(), search)
     return current_app.response_class(body, mimetype="application/json")
 
 
 @blp.put("/studios/<studio_id>")
 @blp.arguments(StudioBody)
 @blp.response(200, StudioSchema)
-@blp.alt_response(409, **CHANGE_REFUSED)
+@problems(blp, *ADMIN_CHANGE)
 def put_studio(studio, studio_id: str):
-    return handlers.put_entry(ctx(), "studios", studio, studio_id)
+    return catalog_admin.put_entry(ctx(), "studios", studio, studio_id)
 
 
 @blp.put("/rooms/<room_id>")
 @blp.arguments(RoomBody)
 @blp.response(200, RoomSchema)
-@blp.alt_response(409, **CHANGE_REFUSED)
+@problems(blp, *ADMIN_CHANGE)
 def put_room(room, room_id: str):
-    return handlers.put_entry(ctx(), "rooms", room, room_id)
+    return catalog_admin.put_entry(ctx(), "rooms", room, room_id)
 
 
 @blp.put("/therapists/<therapist_id>")
 @blp.arguments(TherapistBody)
 @blp.response(200, TherapistSchema)
-@blp.alt_response(409, **CHANGE_REFUSED)
+@problems(blp, *ADMIN_CHANGE)
 def put_therapist(therapist, therapist_id: str):
-    return handlers.put_entry(ctx(), "therapists", therapist, therapist_id)
+    return catalog_admin.put_entry(ctx(), "therapists", therapist, therapist_id)
 
 
 @blp.put("/treatments/<treatment_id>")
 @blp.arguments(TreatmentBody)
 @blp.response(200, TreatmentSchema)
-@blp.alt_response(409, **CHANGE_REFUSED)
+@problems(blp, *ADMIN_CHANGE)
 def put_treatment(treatment, treatment_id: str):
-    return handlers.put_entry(ctx(), "treatments", treatment, treatment_id)
+    return catalog_admin.put_entry(ctx(), "treatments", treatment, treatment_id)
 
 
 @blp.post("/therapists/<therapist_id>/time-off")
 @blp.arguments(AbsenceSchema)
 @blp.response(201, TherapistSchema)
-@blp.alt_response(409, **CHANGE_REFUSED)
+@problems(blp, *ADMIN_CHANGE)
 def add_time_off(absence, therapist_id: str):
-    return handlers.add_time_off(ctx(), therapist_id, absence)
+    return catalog_admin.add_time_off(ctx(), therapist_id, absence)
 
 
 @blp.post("/studios/<studio_id>/closures")
 @blp.arguments(AbsenceSchema)
 @blp.response(201, StudioSchema)
-@blp.alt_response(409, **CHANGE_REFUSED)
+@problems(blp, *ADMIN_CHANGE)
 def add_closure(absence, studio_id: str):
-    return handlers.add_closure(ctx(), studio_id, absence)
+    return catalog_admin.add_closure(ctx(), studio_id, absence)

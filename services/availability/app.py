@@ -19,5 +19,6 @@ def create_app(config: dict | None = None) -> Flask:
     smorest.register_field(schemas.DateOrInstant, "string", None)
     smorest.register_field(schemas.WeeklyHours, "object", None)
     smorest.register_field(schemas.Weekdays, "array", None)
+    smorest.register_field(schemas.EpochInstant, "string", "date-time")
     smorest.register_blueprint(api.blp)
     return app

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from services.availability.catalog_loader import parse_catalog
 from services.availability.domain import Catalog
 from services.availability.slot_cache import SlotCache
 from services.availability.store import Store
+from services.common.clock import Clock
 from services.common.service import Infra
 
 
@@ -17,7 +16,7 @@ from services.common.service import Infra
 class Context:
     infra: Infra
     store: Store
-    clock: Callable[[], float] = time.time  # tests move time on instead of sleeping
+    clock: Clock = field(default_factory=Clock)
     slots: SlotCache = field(default_factory=SlotCache)
     _cached: tuple[int, Catalog] | None = field(default=None, repr=False)
 
@@ -26,7 +25,8 @@ class Context:
         return self.infra.settings.city
 
     def now(self) -> int:
-        return int(self.clock())
+        """Epoch seconds: the ledger's unit."""
+        return int(self.clock.epoch())
 
     def catalog(self) -> Catalog:
         return self.versioned_catalog()[1]
@@ -42,5 +42,5 @@ class Context:
         return cached
 
 
-def bootstrap(infra: Infra, clock: Callable[[], float] = time.time) -> Context:
-    return Context(infra, Store(infra.redis, infra.settings.city), clock)
+def bootstrap(infra: Infra, clock: Clock | None = None) -> Context:
+    return Context(infra, Store(infra.redis, infra.settings.city), clock or Clock())

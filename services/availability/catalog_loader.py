@@ -1,43 +1,21 @@
-"""City catalogs: read a city file (or the stored copy), validate it whole, and name
-every mistake by file, entry and field. A load is all or nothing.
-
-The checks below are pure (no Redis): shapes and types come from schemas.py, the
-rules that span entries (references, vocabularies, shifts inside opening hours) are
-here, and they run again on every admin change.
-"""
+"""City catalogs in and out: read a city file (or the stored copy), load its shapes
+with schemas.py, apply the rules of catalog_rules.py, and store it. A load is all or
+nothing, and every mistake is named by file, entry and field."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 from marshmallow import ValidationError
 
-from services.availability.domain import KINDS, WEEKDAYS, Catalog, Shift, Studio, Therapist
+from services.availability.catalog_rules import CatalogError, Problem, assemble, check, wrong_city
+from services.availability.domain import KINDS, Catalog
 from services.availability.schemas import CatalogSchema
 from services.availability.store import Store
 from services.common.service import Infra
 
-
-@dataclass(frozen=True)
-class Problem:
-    entry: str  # e.g. "rooms[camden-bars]"
-    field: str  # e.g. "equipment"
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.entry}: {self.field}: {self.message}"
-
-
-class CatalogError(Exception):
-    def __init__(self, source: str, problems: list[Problem]):
-        self.source, self.problems = source, problems
-        super().__init__("\n".join(f"{source}: {problem}" for problem in problems))
-
-
-# Reading ------------------------------------------------------------------------------
 
 def load_file(path: Path) -> Catalog:
     return parse_catalog(read_yaml(Path(path)), Path(path).name)
@@ -60,7 +38,8 @@ def parse_catalog(raw: dict, source: str) -> Catalog:
         parts = CatalogSchema().load(raw)
     except ValidationError as error:
         raise CatalogError(source, shape_problems(error.messages, raw)) from None
-    catalog, problems = assemble(parts)
+    catalog, problems = assemble(parts["city"], parts["equipment"], parts["skills"],
+                                 {kind: parts[kind] for kind in KINDS})
     problems += check(catalog)
     if problems:
         raise CatalogError(source, problems)
@@ -96,114 +75,17 @@ def _locate(path: tuple, raw: dict) -> tuple[str, str]:
     return path[0] if path else "file", ".".join(map(str, path[1:])) or "-"
 
 
-def assemble(parts: dict) -> tuple[Catalog, list[Problem]]:
-    """Entries keyed by id; a missing or repeated id is a problem."""
-    problems, tables = [], {}
-    for kind in KINDS:
-        tables[kind] = {}
-        for number, entry in enumerate(parts[kind], 1):
-            if not entry.id:
-                problems.append(Problem(f"{kind}[#{number}]", "id", "missing"))
-            elif entry.id in tables[kind]:
-                problems.append(Problem(f"{kind}[{entry.id}]", "id",
-                                        f"duplicate id (entry #{number})"))
-            else:
-                tables[kind][entry.id] = entry
-    return Catalog(parts["city"], parts["equipment"], parts["skills"], **tables), problems
-
-
-# Rules across entries -----------------------------------------------------------------
-
-def check(catalog: Catalog) -> list[Problem]:
-    return [*check_rooms(catalog), *check_therapists(catalog), *check_treatments(catalog)]
-
-
-def check_rooms(catalog: Catalog) -> list[Problem]:
-    problems = []
-    for room in catalog.rooms.values():
-        entry = f"rooms[{room.id}]"
-        if room.studio not in catalog.studios:
-            problems.append(Problem(entry, "studio", unknown_studio(room.studio, catalog)))
-        problems += unknown_names(entry, "equipment", room.equipment, catalog.equipment)
-    return problems
-
-
-def check_therapists(catalog: Catalog) -> list[Problem]:
-    problems = []
-    for therapist in catalog.therapists.values():
-        entry = f"therapists[{therapist.id}]"
-        problems += unknown_names(entry, "skills", therapist.skills, catalog.skills)
-        problems += [Problem(entry, "shifts", message)
-                     for message in shift_mistakes(therapist, catalog)]
-    return problems
-
-
-def shift_mistakes(therapist: Therapist, catalog: Catalog) -> list[str]:
-    mistakes = []
-    for n, shift in enumerate(therapist.shifts, 1):
-        studio = catalog.studios.get(shift.studio)
-        if studio is None:
-            mistakes.append(f"#{n}: {unknown_studio(shift.studio, catalog)}")
-        else:
-            mistakes += [f"#{n}: {message}" for message in outside_hours(shift, studio)]
-    return mistakes + overlapping_shifts(therapist)
-
-
-def outside_hours(shift: Shift, studio: Studio) -> list[str]:
-    return [f"{WEEKDAYS[day]} {shift.hours} is outside {studio.id}'s opening hours "
-            f"({', '.join(map(str, studio.opening_hours.get(day, ()))) or 'closed'})"
-            for day in sorted(shift.days)
-            if not any(h.contains(shift.hours) for h in studio.opening_hours.get(day, ()))]
-
-
-def overlapping_shifts(therapist: Therapist) -> list[str]:
-    """One person works one place at a time: this is also why each studio's ledger
-    can check a therapist on its own."""
-    mistakes, shifts = [], therapist.shifts
-    for i, a in enumerate(shifts):
-        for j, b in enumerate(shifts[i + 1:], i + 2):
-            if a.days & b.days and a.hours.start < b.hours.end and b.hours.start < a.hours.end:
-                mistakes.append(f"#{i + 1} and #{j} overlap")
-    return mistakes
-
-
-def check_treatments(catalog: Catalog) -> list[Problem]:
-    problems = []
-    for treatment in catalog.treatments.values():
-        entry, requires = f"treatments[{treatment.id}]", treatment.requires
-        problems += unknown_names(entry, "requires.skill", {requires.skill}, catalog.skills)
-        problems += unknown_names(entry, "requires.equipment", requires.equipment,
-                                  catalog.equipment)
-        if set(treatment.prices) != set(treatment.durations_min):
-            problems.append(Problem(entry, "prices", "give exactly one price per duration "
-                                    f"{sorted(treatment.durations_min)}"))
-    return problems
-
-
-def unknown_names(entry: str, field: str, names: frozenset[str] | set[str],
-                  known: frozenset[str]) -> list[Problem]:
-    return [Problem(entry, field, f"unknown name {name!r} (known: {', '.join(sorted(known))})")
-            for name in sorted(names - known)]
-
-
-def unknown_studio(ident: str, catalog: Catalog) -> str:
-    return f"unknown studio {ident!r} (known: {', '.join(catalog.studios)})"
-
-
-# Into the store -----------------------------------------------------------------------
-
 def load_city_file(path: Path, city: str) -> Catalog:
     """The catalog in `path`, which must be this deployment's city."""
     catalog = load_file(path)
-    if catalog.city.id != city:
-        raise CatalogError(Path(path).name, [Problem("city", "id", (
-            f"this file is for {catalog.city.id!r} but SPA_CITY is {city!r}"))])
+    if error := wrong_city(Path(path).name, catalog, city):
+        raise error
     return catalog
 
 
 def load_city_if_empty(infra: Infra, path: Path) -> list[str]:
-    """Store the city file when the store has no catalog yet (`spa dev` calls this);
-    returns the studio ids of the catalog now stored."""
+    """Store the city file when the store has no catalog yet (`spa dev` and `spa init`
+    call this); returns the studio ids of the catalog now stored."""
     catalog = load_city_file(path, infra.settings.city)
     store = Store(infra.redis, infra.settings.city)
     store.save_catalog_if_absent(dump_catalog(catalog))

@@ -1,7 +1,5 @@
-"""`spa catalog ...`: check a city file, or load it into a running city.
-
-Registered in services/common/cli.py with `cli.add_command(catalog)`.
-"""
+"""`spa catalog ...`: check a city file, or load it into a running city (the entry
+point, services/cli.py, adds this group to `spa`)."""
 
 from __future__ import annotations
 
@@ -9,11 +7,12 @@ from pathlib import Path
 
 import click
 
-from services.availability import handlers
 from services.availability.bootstrap import bootstrap
-from services.availability.catalog_loader import CatalogError, load_city_file, load_file
-from services.availability.domain import Refusal
+from services.availability.catalog_loader import load_city_file, load_file
+from services.availability.catalog_rules import CatalogError
+from services.availability.handlers import catalog_admin
 from services.common.config import load_settings
+from services.common.errors import SpaError
 from services.common.service import Infra
 
 CITY_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -40,7 +39,7 @@ def load(path: Path) -> None:
     catalog would strand a confirmed booking or a live hold."""
     infra = Infra.from_settings(load_settings())
     loaded = _or_fail(lambda: load_city_file(path, infra.settings.city))
-    _or_fail(lambda: handlers.replace_catalog(bootstrap(infra), loaded))
+    _or_fail(lambda: catalog_admin.replace_catalog(bootstrap(infra), loaded))
     click.echo(f"{path.name}: loaded into {infra.settings.city}")
 
 
@@ -49,5 +48,5 @@ def _or_fail(action):
         return action()
     except CatalogError as error:
         raise click.ClickException(str(error)) from None
-    except Refusal as refusal:
+    except SpaError as refusal:
         raise click.ClickException(f"{refusal.detail}: {refusal.extra}") from None

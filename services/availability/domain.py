@@ -15,6 +15,8 @@ from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from services.common.errors import Invalid, NotFound
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
 # The intake form asks exactly these; booking maps its answers onto these names.
 CONTRAINDICATIONS = ("pregnancy", "recent_surgery", "recent_injury")
@@ -98,6 +100,9 @@ class Studio:
     closures: tuple[Absence, ...] = ()
     slot_step_min: int = 15
     cancellation_window_h: int = 24
+    # The city's id and currency, filled in when the catalog is assembled.
+    city: str = ""
+    currency: str = ""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -105,6 +110,14 @@ class Studio:
 
     def hours_on(self, day: date) -> tuple[TimeRange, ...]:
         return self.opening_hours.get(day.weekday(), ())
+
+
+@dataclass(frozen=True)
+class Named:
+    """Something shown by id and name (a therapist or room in a hold's answer)."""
+
+    id: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -157,9 +170,21 @@ class Treatment:
     aftercare: tuple[str, ...] = ()
     no_food_before_min: int | None = None
     intake_required: bool = False
+    currency: str = ""  # the city's, filled in when the catalog is assembled
 
-    def price(self, duration: int, currency: str) -> Money:
-        return Money(self.prices[duration], currency)
+    def price(self, duration: int) -> Money:
+        return Money(self.prices[duration], self.currency)
+
+    @property
+    def price_list(self) -> dict[int, Money]:
+        return {duration: self.price(duration) for duration in self.durations_min}
+
+    def offered(self, duration: int) -> int:
+        """`duration`, if the treatment comes in that length."""
+        if duration not in self.durations_min:
+            lengths = " or ".join(map(str, self.durations_min))
+            raise Invalid.field("duration", f"{self.id} lasts {lengths} minutes")
+        return duration
 
     def busy_s(self, duration: int) -> int:
         """How long therapist and room are taken: the treatment and its cleanup."""
@@ -188,6 +213,15 @@ class Catalog:
     @classmethod
     def empty(cls, city: str) -> Catalog:
         return cls(City(city, city, "UTC", "XXX"))
+
+    def studio(self, ident: str) -> Studio:
+        return _find(self.studios, ident, "studio")
+
+    def treatment(self, ident: str) -> Treatment:
+        return _find(self.treatments, ident, "treatment")
+
+    def therapist(self, ident: str) -> Therapist:
+        return _find(self.therapists, ident, "therapist")
 
     def rooms_at(self, studio: str) -> list[Room]:
         return [room for room in self.rooms.values() if room.studio == studio]
@@ -239,21 +273,10 @@ class Reservation:
         return self.confirmed or self.expires_at > now
 
 
-class Refusal(Exception):
-    """A request the domain turns down; the HTTP and RPC edges render it."""
-
-    def __init__(self, status: int, code: str, detail: str, **extra):
-        super().__init__(detail)
-        self.status, self.code, self.detail, self.extra = status, code, detail, extra
-
-
-def not_found(what: str, ident: str) -> Refusal:
-    return Refusal(404, "not_found", f"no such {what}: {ident}")
-
-
-def invalid(field_name: str, message: str) -> Refusal:
-    return Refusal(422, "validation_error", "some fields are invalid",
-                   errors={field_name: [message]})
+def _find(table: Mapping, ident: str, what: str):
+    if ident not in table:
+        raise NotFound(f"no such {what}: {ident}")
+    return table[ident]
 
 
 @lru_cache(maxsize=1 << 16)  # searches render the same grid instants again and again

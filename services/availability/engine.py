@@ -113,7 +113,7 @@ def studio_slots(catalog: Catalog, studio: Studio, query: SlotQuery, blocks: Blo
     therapists = able_therapists(catalog, studio, treatment, query.therapist)
     wanted = query_span(studio, query.first, query.last)
     window = Span(max(wanted.start, now), wanted.end)
-    price = treatment.price(duration, catalog.city.currency)
+    price = treatment.price(duration)
     slots = []
     for day in local_days(studio.zone, window):
         today = blocks.within(day_span(studio.zone, day))  # short lists for every check

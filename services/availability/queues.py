@@ -5,8 +5,8 @@ serves    RPC `availability.rpc` (describe, hold, confirm, release; `ping` for c
           deadline are dropped. hold is idempotent for a caller-chosen hold_id,
           confirm for the same booking, release always.
 publishes slot.held, slot.released: best effort, at most once (the ledger is the truth;
-          see handlers.publish). The worker sweeps expired holds every SWEEP_S seconds
-          and announces each as slot.released with reason "expired".
+          see handlers/reservations.publish). The worker sweeps expired holds every
+          SWEEP_S seconds and announces each as slot.released with reason "expired".
 """
 
 from __future__ import annotations
@@ -16,17 +16,19 @@ from functools import partial
 
 from marshmallow import Schema, ValidationError
 
-from services.availability import handlers
 from services.availability.bootstrap import Context
-from services.availability.domain import Refusal
+from services.availability.handlers import reservations
 from services.availability.schemas import (
     ConfirmParams,
     DescribeParams,
+    DescriptionView,
+    HeldView,
     HoldParams,
     ReleaseParams,
 )
 from services.common.bus import Periodic
-from services.common.rpc import Method, RpcError, RpcServer, rpc_queue
+from services.common.errors import Invalid
+from services.common.rpc import Method, RpcServer, rpc_queue
 from services.common.service import run_worker
 
 SERVICE = "availability"
@@ -35,18 +37,18 @@ PUBLISHES = ("slot.held", "slot.released")
 SWEEP_S = 30.0
 
 
-def rpc_method(ctx: Context, handler: Callable[[Context, dict], dict], schema: Schema) -> Method:
-    """Validate params at the edge; domain refusals travel back as RpcError."""
+def rpc_method(ctx: Context, handler: Callable, params: Schema,
+               result: Schema | None = None) -> Method:
+    """Params loaded into the handler's command at the edge, its result dumped by
+    `result` (or sent as it is); a refusal travels back as its code (rpc.py)."""
 
-    def call(params: dict) -> dict:
+    def call(raw: dict) -> dict:
         try:
-            return handler(ctx, schema.load(params))
+            command = params.load(raw)
         except ValidationError as error:
-            raise RpcError("validation_error", "some fields are invalid", 422,
-                           errors=error.messages) from None
-        except Refusal as refusal:
-            raise RpcError(refusal.code, refusal.detail, refusal.status,
-                           **refusal.extra) from None
+            raise Invalid(errors=error.messages) from None
+        answer = handler(ctx, command)
+        return result.dump(answer) if result else answer
 
     return call
 
@@ -54,14 +56,14 @@ def rpc_method(ctx: Context, handler: Callable[[Context, dict], dict], schema: S
 def methods(ctx: Context) -> dict[str, Method]:
     return {
         "ping": lambda params: {"pong": True, "city": ctx.city},
-        "describe": rpc_method(ctx, handlers.describe, DescribeParams()),
-        "hold": rpc_method(ctx, handlers.hold, HoldParams()),
-        "confirm": rpc_method(ctx, handlers.confirm, ConfirmParams()),
-        "release": rpc_method(ctx, handlers.release, ReleaseParams()),
+        "describe": rpc_method(ctx, reservations.describe, DescribeParams(), DescriptionView()),
+        "hold": rpc_method(ctx, reservations.hold, HoldParams(), HeldView()),
+        "confirm": rpc_method(ctx, reservations.confirm, ConfirmParams()),
+        "release": rpc_method(ctx, reservations.release, ReleaseParams()),
     }
 
 
 def run(ctx: Context) -> None:
-    sweeper = Periodic(SWEEP_S, partial(handlers.sweep_expired, ctx))
+    sweeper = Periodic(SWEEP_S, partial(reservations.sweep_expired, ctx))
     run_worker(ctx.infra, [], rpc_servers=[RpcServer(SERVICE, methods(ctx))],
                periodic=[sweeper])

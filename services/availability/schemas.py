@@ -1,6 +1,7 @@
 """marshmallow at the edges: the city file / stored catalog / admin bodies (one shape
-for all three, loaded into domain dataclasses), partner views, query arguments and
-RPC params."""
+for all three, loaded into domain dataclasses), the views partners and booking read
+(dumped from domain dataclasses), and query arguments and RPC params (loaded into
+commands.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from services.availability.commands import Confirm, Describe, HoldSlot, Release, SearchSlots
 from services.availability.domain import (
     CONTRAINDICATIONS,
     WEEKDAYS,
@@ -22,6 +24,7 @@ from services.availability.domain import (
     Therapist,
     TimeRange,
     Treatment,
+    iso,
 )
 from services.common.schemas import MoneySchema, instant, within_years
 
@@ -300,7 +303,14 @@ class TreatmentBody(TreatmentSchema):
     id = optional_id()
 
 
-# Partner views -------------------------------------------------------------------------
+# Views (dumped from domain dataclasses) --------------------------------------------
+
+class EpochInstant(fields.Field):
+    """Epoch seconds (the ledger's unit) as an RFC 3339 instant in UTC."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else iso(value)
+
 
 class StudioView(Schema):
     id = fields.String()
@@ -312,14 +322,16 @@ class StudioView(Schema):
 
 class RequiresView(Schema):
     skill = fields.String()
-    equipment = fields.List(fields.String())
+    equipment = Names()
 
 
 class TreatmentView(Schema):
     id = fields.String()
     name = fields.String()
     durations_min = fields.List(fields.Integer())
-    prices = fields.Dict(keys=fields.String(), values=fields.Nested(MoneySchema))
+    prices = fields.Dict(keys=fields.String(), values=fields.Nested(MoneySchema),
+                         attribute="price_list",
+                         metadata={"description": "duration (minutes) -> price"})
     requires = fields.Nested(RequiresView)
     contraindications = fields.List(fields.String())
     preparation = fields.List(fields.String())
@@ -328,6 +340,8 @@ class TreatmentView(Schema):
 
 
 class SlotView(Schema):
+    """Documents `engine.Slot.to_json`, which the search hot path writes directly."""
+
     studio = fields.String()
     start = fields.String(metadata={"format": "date-time"})
     end = fields.String(metadata={"format": "date-time"})
@@ -345,6 +359,50 @@ TreatmentList = items_of(TreatmentView)
 SlotList = items_of(SlotView)
 
 
+class NamedView(Schema):
+    id = fields.String()
+    name = fields.String()
+
+
+class DescribedStudioView(StudioView):
+    currency = fields.String()
+    cancellation_window_h = fields.Integer()
+
+
+class DescribedTreatmentView(Schema):
+    id = fields.String()
+    name = fields.String()
+    durations_min = fields.List(fields.Integer())
+    contraindications = fields.List(fields.String())
+    intake_required = fields.Boolean()
+    preparation = fields.List(fields.String())
+    aftercare = fields.List(fields.String())
+    no_food_before_min = fields.Integer(allow_none=True)
+
+
+class DescriptionView(Schema):
+    """The RPC `describe` result (docs/internal-contracts.md)."""
+
+    studio = fields.Nested(DescribedStudioView)
+    treatment = fields.Nested(DescribedTreatmentView)
+    alternatives = fields.List(fields.Nested(NamedView))
+
+
+class HeldView(Schema):
+    """The RPC `hold` result: a reservation with its therapist's and room's names."""
+
+    hold_id = fields.String(attribute="reservation.hold_id")
+    studio = fields.String(attribute="reservation.studio")
+    treatment = fields.String(attribute="reservation.treatment")
+    duration = fields.Integer(attribute="reservation.duration")
+    start = EpochInstant(attribute="reservation.start")
+    end = EpochInstant(attribute="reservation.end")
+    therapist = fields.Nested(NamedView)
+    room = fields.Nested(NamedView)
+    price = fields.Nested(MoneySchema, attribute="reservation.price")
+    expires_at = EpochInstant(attribute="expires_at", allow_none=True)
+
+
 class SlotQueryArgs(Schema):
     treatment = fields.String(required=True)
     duration = fields.Integer(required=True, metadata={"description": "minutes, e.g. 60"})
@@ -356,6 +414,11 @@ class SlotQueryArgs(Schema):
     studio = fields.String()
     therapist = fields.String()
 
+    @post_load
+    def make(self, data, **kwargs) -> SearchSlots:
+        return SearchSlots(data["treatment"], data["duration"], data["from_"], data["to"],
+                           data.get("studio"), data.get("therapist"))
+
     @validates_schema
     def range_is_short(self, data, **kwargs):
         first, last = data["from_"], data["to"]
@@ -366,18 +429,15 @@ class SlotQueryArgs(Schema):
             raise ValidationError(f"the range spans more than {MAX_SEARCH_DAYS} days", "to")
 
 
-class ConflictView(Schema):
-    code = fields.String(metadata={"example": "conflicts_with_bookings"})
-    detail = fields.String()
-    bookings = fields.List(fields.String(), metadata={"description": "confirmed bookings"})
-    holds = fields.List(fields.String(), metadata={"description": "unexpired holds"})
-
-
 # RPC params (availability.rpc) ---------------------------------------------------------
 
 class DescribeParams(Schema):
     studio = fields.String(required=True)
     treatment = fields.String(required=True)
+
+    @post_load
+    def make(self, data, **kwargs) -> Describe:
+        return Describe(**data)
 
 
 class HoldParams(Schema):
@@ -390,11 +450,23 @@ class HoldParams(Schema):
     ttl_s = fields.Integer(load_default=None, allow_none=True,
                            validate=validate.Range(1, 24 * 3600))
 
+    @post_load
+    def make(self, data, **kwargs) -> HoldSlot:
+        return HoldSlot(**data)
+
 
 class ConfirmParams(Schema):
     hold_id = fields.String(required=True, validate=TOKEN)
     booking_id = fields.String(required=True, validate=validate.Length(1, 64))
 
+    @post_load
+    def make(self, data, **kwargs) -> Confirm:
+        return Confirm(**data)
+
 
 class ReleaseParams(Schema):
     hold_id = fields.String(required=True, validate=TOKEN)
+
+    @post_load
+    def make(self, data, **kwargs) -> Release:
+        return Release(**data)

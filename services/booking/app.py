@@ -6,9 +6,7 @@ from flask import Flask
 
 from services.booking import api
 from services.booking.bootstrap import bootstrap
-from services.booking.domain import InvalidTransition
 from services.common.config import load_settings
-from services.common.http import problem
 from services.common.service import Infra, base_app
 
 
@@ -16,7 +14,5 @@ def create_app(config: dict | None = None) -> Flask:
     infra = Infra.from_settings(load_settings().with_overrides(config))
     app, smorest = base_app("booking", "Spa booking API", infra)
     app.extensions["spa"] = bootstrap(infra)
-    app.register_error_handler(InvalidTransition,
-                               lambda error: problem(409, "invalid_transition", str(error)))
     smorest.register_blueprint(api.blp)
     return app

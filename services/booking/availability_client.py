@@ -1,33 +1,50 @@
-"""availability's RPC methods as booking calls them (docs/internal-contracts.md)."""
+"""availability's RPC methods as booking calls them (docs/internal-contracts.md):
+replies loaded into booking's own dataclasses, refusals sorted into those partners
+may see and those they may not."""
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime
 
-from services.booking.domain import Hold, Named, SlotRequest
-from services.common.rpc import RpcClient
+from services.booking.commands import SlotRequest
+from services.booking.domain import Description, Hold, Named, StudioFacts, TreatmentFacts
+from services.common.errors import SpaError, Unavailable
 from services.common.service import Infra
+
+log = logging.getLogger(__name__)
 
 # describe is asked by every booking, and catalogs change rarely: an admin's change
 # reaches screening within this delay, and each booking saves one bus round trip.
 DESCRIBE_TTL_S = 10.0
+# availability's codes that mean the same to a partner as they do to us. Any other
+# (an internal error, an unknown method) is our dependency failing: partners hear
+# `dependency_unavailable`, never availability's own vocabulary.
+PASSED_ON = frozenset({"not_found", "validation_error", "slot_unavailable", "hold_expired",
+                       "conflict", "dependency_unavailable"})
 
 
 class AvailabilityClient:
     def __init__(self, infra: Infra):
         self.infra = infra
-        self._described: dict[tuple[str, str], tuple[float, dict]] = {}
+        self._described: dict[tuple[str, str], tuple[float, Description]] = {}
 
-    @property
-    def rpc(self) -> RpcClient:
-        return self.infra.rpc("availability")  # this thread's own client
+    def call(self, method: str, params: dict) -> dict:
+        try:
+            return self.infra.rpc("availability").call(method, params)  # this thread's
+        except SpaError as error:
+            if error.code in PASSED_ON:
+                raise
+            log.error("availability failed", extra={"error": error.code})
+            raise Unavailable("availability could not answer; try again") from error
 
-    def describe(self, studio: str, treatment: str) -> dict:
-        expires, described = self._described.get((studio, treatment), (0.0, {}))
-        if time.monotonic() < expires:
+    def describe(self, studio: str, treatment: str) -> Description:
+        expires, described = self._described.get((studio, treatment), (0.0, None))
+        if described and time.monotonic() < expires:
             return described
-        described = self.rpc.call("describe", {"studio": studio, "treatment": treatment})
+        described = description_from_reply(
+            self.call("describe", {"studio": studio, "treatment": treatment}))
         self._described[(studio, treatment)] = (time.monotonic() + DESCRIBE_TTL_S, described)
         return described
 
@@ -37,13 +54,25 @@ class AvailabilityClient:
                   "hold_id": hold_id, "ttl_s": self.infra.settings.hold_ttl_s}
         if wanted.therapist:
             params["therapist"] = wanted.therapist
-        return hold_from_reply(self.rpc.call("hold", params))
+        return hold_from_reply(self.call("hold", params))
 
     def confirm(self, hold_id: str, booking_id: str) -> None:
-        self.rpc.call("confirm", {"hold_id": hold_id, "booking_id": booking_id})
+        self.call("confirm", {"hold_id": hold_id, "booking_id": booking_id})
 
     def release(self, hold_id: str) -> None:
-        self.rpc.call("release", {"hold_id": hold_id})
+        self.call("release", {"hold_id": hold_id})
+
+
+def description_from_reply(reply: dict) -> Description:
+    studio, treatment = reply["studio"], reply["treatment"]
+    return Description(
+        StudioFacts(studio["id"], studio["name"], studio.get("address") or "",
+                    studio["timezone"], studio.get("cancellation_window_h")),
+        TreatmentFacts(
+            treatment["id"], treatment["name"], tuple(treatment["contraindications"]),
+            bool(treatment["intake_required"]), tuple(treatment["preparation"]),
+            tuple(treatment["aftercare"]), treatment.get("no_food_before_min")),
+        tuple(Named(a["id"], a["name"]) for a in reply["alternatives"]))
 
 
 def hold_from_reply(reply: dict) -> Hold:

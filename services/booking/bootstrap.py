@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.booking.availability_client import AvailabilityClient
 from services.booking.store import BookingStore
+from services.common.clock import Clock
 from services.common.service import Infra
 
 
@@ -14,6 +15,7 @@ class Context:
     infra: Infra
     store: BookingStore
     availability: AvailabilityClient
+    clock: Clock = field(default_factory=Clock)
 
     @property
     def city(self) -> str:
@@ -26,6 +28,7 @@ def saga_timeout_s(infra: Infra) -> float:
     return 3 * infra.settings.rpc_timeout_s
 
 
-def bootstrap(infra: Infra) -> Context:
-    store = BookingStore(infra.redis, infra.settings.city, saga_timeout_s(infra))
-    return Context(infra, store, AvailabilityClient(infra))
+def bootstrap(infra: Infra, clock: Clock | None = None) -> Context:
+    clock = clock or Clock()
+    store = BookingStore(infra.redis, infra.settings.city, saga_timeout_s(infra), clock)
+    return Context(infra, store, AvailabilityClient(infra), clock)

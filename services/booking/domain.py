@@ -1,6 +1,7 @@
 """Bookings as data, and the rules that decide what may happen to one.
 
 Pure: no Flask, no Redis, no clock (callers pass `now`), so each rule is tested alone.
+Refusals are `services.common.errors`, which carry a code and no HTTP status.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
+
+from services.common.errors import Contraindicated, IntakeRequired, InvalidTransition
 
 # `pending` (stored, hold not yet confirmed) and `failed` (confirm refused or the
 # saga abandoned) are the saga's own states: partners only ever see VISIBLE ones.
@@ -28,25 +31,44 @@ INTAKE_FLAGS = {"pregnancy": "pregnant", "recent_surgery": "recent_surgery",
                 "recent_injury": "recent_injury"}
 
 
-class InvalidTransition(Exception):
-    def __init__(self, status: str, wanted: str):
-        super().__init__(f"a {status} booking cannot become {wanted}")
-
-
-class IntakeRequired(Exception):
-    pass
-
-
-class Contraindicated(Exception):
-    def __init__(self, reasons: tuple[str, ...]):
-        super().__init__(", ".join(reasons))
-        self.reasons = reasons
-
-
 @dataclass(frozen=True)
 class Named:
     id: str
     name: str
+
+
+@dataclass(frozen=True)
+class StudioFacts:
+    """A studio as availability describes it: what events and emails say of it."""
+
+    id: str
+    name: str
+    address: str
+    timezone: str
+    cancellation_window_h: int | None = None
+
+
+@dataclass(frozen=True)
+class TreatmentFacts:
+    """A treatment as availability describes it: what screening and emails need."""
+
+    id: str
+    name: str
+    contraindications: tuple[str, ...] = ()
+    intake_required: bool = False
+    preparation: tuple[str, ...] = ()
+    aftercare: tuple[str, ...] = ()
+    no_food_before_min: int | None = None
+
+
+@dataclass(frozen=True)
+class Description:
+    """Availability's answer to `describe`: a treatment at a studio, and the other
+    treatments there that share none of its contraindications."""
+
+    studio: StudioFacts
+    treatment: TreatmentFacts
+    alternatives: tuple[Named, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,27 +115,6 @@ class Hold:
 
 
 @dataclass(frozen=True)
-class SlotRequest:
-    """A time a client asks for; no therapist means any qualified one."""
-
-    studio: str
-    treatment: str
-    duration: int
-    start: datetime
-    therapist: str | None = None
-
-
-@dataclass(frozen=True)
-class BookingRequest:
-    """Book a hold made earlier (`hold`), or a slot directly (`slot`): exactly one."""
-
-    customer: Customer
-    intake: Intake | None
-    hold: str | None = None
-    slot: SlotRequest | None = None
-
-
-@dataclass(frozen=True)
 class Booking:
     id: str
     status: str
@@ -143,20 +144,22 @@ class Booking:
         return self.status in VISIBLE
 
 
-def screen(intake: Intake | None, contraindications: list[str],
-           intake_required: bool) -> Screening:
-    """Refuse a treatment the client declared a contraindication for."""
+def screen(intake: Intake | None, described: Description) -> Screening:
+    """Refuse a treatment the client declared a contraindication for, naming the
+    safe alternatives; ask for the intake where the treatment needs one."""
+    treatment = described.treatment
     if intake is None:
-        if intake_required or contraindications:
-            raise IntakeRequired()
+        if treatment.intake_required or treatment.contraindications:
+            raise IntakeRequired(f"{treatment.name} needs the client's intake")
         return Screening(None)
-    reasons = declared_contraindications(intake, contraindications)
-    if reasons:
-        raise Contraindicated(reasons)
+    if reasons := declared_contraindications(intake, treatment.contraindications):
+        raise Contraindicated(f"{treatment.name} is not safe with: {', '.join(reasons)}",
+                              reasons, [a.id for a in described.alternatives])
     return Screening(intake)
 
 
-def declared_contraindications(intake: Intake, contraindications: list[str]) -> tuple[str, ...]:
+def declared_contraindications(intake: Intake,
+                               contraindications: tuple[str, ...]) -> tuple[str, ...]:
     """The treatment's contraindications the intake declares. A catalog name without an
     intake flag cannot be declared, so it cannot refuse a booking."""
     return tuple(name for name in contraindications
@@ -164,25 +167,29 @@ def declared_contraindications(intake: Intake, contraindications: list[str]) -> 
 
 
 def new_booking(booking_id: str, hold: Hold, customer: Customer, screening: Screening,
-                describe: dict, now: datetime) -> Booking:
-    """A pending booking for `hold`; `describe` is availability's view of the studio."""
-    studio = describe["studio"]
+                described: Description, now: datetime) -> Booking:
+    """A pending booking for `hold`."""
     return Booking(
         id=booking_id, status="pending", studio=hold.studio, treatment=hold.treatment,
         duration=hold.duration, start=hold.start, end=hold.end, therapist=hold.therapist.id,
         room=hold.room.id, price=hold.price, customer=customer, screening=screening,
-        hold_id=hold.id, context=event_context(describe, hold),
-        cancellation_window_h=studio.get("cancellation_window_h")
+        hold_id=hold.id, context=event_context(described, hold),
+        cancellation_window_h=described.studio.cancellation_window_h
         or DEFAULT_CANCELLATION_WINDOW_H,
         created_at=now, updated_at=now)
 
 
-def event_context(describe: dict, hold: Hold) -> dict:
-    studio, treatment = describe["studio"], describe["treatment"]
+def event_context(described: Description, hold: Hold) -> dict:
+    """The names and texts every event of the booking carries, so that consumers
+    need not ask availability (docs/internal-contracts.md)."""
+    studio, treatment = described.studio, described.treatment
     return {
-        "studio": {k: studio.get(k) for k in ("id", "name", "address", "timezone")},
-        "treatment": {k: treatment.get(k) for k in ("id", "name", "preparation", "aftercare",
-                                                    "no_food_before_min")},
+        "studio": {"id": studio.id, "name": studio.name, "address": studio.address,
+                   "timezone": studio.timezone},
+        "treatment": {"id": treatment.id, "name": treatment.name,
+                      "preparation": list(treatment.preparation),
+                      "aftercare": list(treatment.aftercare),
+                      "no_food_before_min": treatment.no_food_before_min},
         "therapist": _named(hold.therapist), "room": _named(hold.room),
     }
 
@@ -193,7 +200,7 @@ def _named(item: Named) -> dict:
 
 def transition(booking: Booking, to: str, now: datetime) -> Booking:
     if to not in TRANSITIONS.get(booking.status, ()):
-        raise InvalidTransition(booking.status, to)
+        raise InvalidTransition.between(booking.status, to)
     return replace(booking, status=to, updated_at=now)
 
 
@@ -211,9 +218,9 @@ def is_late_cancellation(start: datetime, now: datetime, window_h: int) -> bool:
 def begin_reschedule(booking: Booking, hold_id: str) -> Booking:
     """Record the new hold before asking for it, so a crash leaves a trace to undo."""
     if booking.status != "confirmed":
-        raise InvalidTransition(booking.status, "rescheduled")
+        raise InvalidTransition.between(booking.status, "rescheduled")
     if booking.next_hold:
-        raise InvalidTransition("rescheduling", "rescheduled again")
+        raise InvalidTransition.between("rescheduling", "rescheduled again")
     return replace(booking, next_hold=hold_id)  # bookkeeping: not a change partners see
 
 

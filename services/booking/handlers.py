@@ -1,46 +1,82 @@
-"""One plain function per command, query or worker job; the saga holds the steps
-that span services."""
+"""Booking's use cases, one plain function each: the partner's commands and queries
+(api.py parses, calls one, renders), and the worker's jobs (queues.py). Each checks
+what the caller may see here, once; the steps that span services are in saga.py."""
 
 from __future__ import annotations
 
 from services.booking import saga
 from services.booking.bootstrap import Context
-from services.booking.domain import Booking, BookingRequest, Hold, Replay, SlotRequest
+from services.booking.commands import (
+    BookingRequest,
+    Cancel,
+    Finish,
+    ListBookings,
+    Reschedule,
+    SlotRequest,
+)
+from services.booking.domain import Booking, Hold, Replay
 from services.booking.domain import replay_decision as decide
 from services.booking.store import Claim
 from services.common.auth import Principal
-from services.common.http import ApiError
+from services.common.errors import (
+    Conflict,
+    HoldExpired,
+    IdempotencyConflict,
+    IdempotencyInProgress,
+    NotFound,
+    SpaError,
+)
 
 SCAN_BATCHES = 10  # index pages one listing request reads at most while filtering
 
 
+# holds
+
 def create_hold(ctx: Context, principal: Principal, wanted: SlotRequest) -> Hold:
-    if not principal.sees(wanted.studio):
-        raise ApiError(404, "not_found", "no such studio")
+    principal.require_studio(wanted.studio, "studio")
     hold = saga.hold_slot(ctx, wanted)
     ctx.store.save_hold(hold)
     return hold
 
 
 def drop_hold(ctx: Context, principal: Principal, hold_id: str) -> None:
-    hold = ctx.store.get_hold(hold_id)
-    if hold is None or not principal.sees(hold.studio):
-        raise ApiError(404, "not_found", "no such hold")
+    hold = partner_hold(ctx, principal, hold_id)
     if not ctx.store.give_back_hold(hold.id):
-        raise ApiError(409, "conflict", "the hold was booked or given back meanwhile")
+        raise Conflict("the hold was booked or given back meanwhile")
     saga.release_now(ctx, hold.id)
 
 
+def partner_hold(ctx: Context, principal: Principal, hold_id: str) -> Hold:
+    hold = ctx.store.get_hold(hold_id)
+    if hold is None:
+        raise NotFound("no such hold")
+    principal.require_studio(hold.studio, "hold")
+    return hold
+
+
+# bookings
+
 def create_booking(ctx: Context, principal: Principal, request: BookingRequest,
                    claim: Claim) -> Booking:
-    """Book once per Idempotency-Key: a replay answers with the booking it made."""
+    """Book once per Idempotency-Key: a replay answers with the booking it made (its
+    hold is gone by then, so the key is claimed before anything is checked)."""
     if not ctx.store.claim(claim, ttl_s=2 * ctx.store.saga_timeout_s):
-        return visible_booking(ctx, principal, _replayed_booking(ctx, claim))
+        return get_booking(ctx, principal, _replayed_booking(ctx, claim))
     try:
-        return saga.book(ctx, principal, request, claim)
+        taken = _usable_hold(ctx, principal, request.hold) if request.hold else None
+        if not taken:
+            principal.require_studio(request.slot.studio, "studio")
+        return saga.book(ctx, request, taken, claim)
     except BaseException:
         ctx.store.unclaim(claim)  # nothing was booked: the same key may try again
         raise
+
+
+def _usable_hold(ctx: Context, principal: Principal, hold_id: str) -> Hold:
+    hold = partner_hold(ctx, principal, hold_id)
+    if hold.expired(ctx.clock.now()):
+        raise HoldExpired("the hold passed expires_at")
+    return hold
 
 
 def _replayed_booking(ctx: Context, claim: Claim) -> str:
@@ -49,34 +85,42 @@ def _replayed_booking(ctx: Context, claim: Claim) -> str:
     if decision is Replay.REPLAY:
         return record["booking"]
     if decision is Replay.CONFLICT:
-        raise ApiError(409, "idempotency_conflict",
-                       "this Idempotency-Key was used with a different body")
-    # IN_PROGRESS, or NEW: the claim ended between our SET NX and this read.
-    raise ApiError(409, "idempotency_in_progress",
-                   "a request with this Idempotency-Key is still running; retry shortly",
-                   headers={"Retry-After": "1"})
+        raise IdempotencyConflict()
+    raise IdempotencyInProgress()  # or NEW: the claim ended between SET NX and this read
 
 
-def visible_booking(ctx: Context, principal: Principal, booking_id: str) -> Booking:
+def get_booking(ctx: Context, principal: Principal, booking_id: str) -> Booking:
     booking = ctx.store.get(booking_id)
-    if booking is None or not booking.visible or not principal.sees(booking.studio):
-        raise ApiError(404, "not_found", "no such booking")
+    if booking is None or not booking.visible:
+        raise NotFound("no such booking")
+    principal.require_studio(booking.studio, "booking")
     return booking
 
 
-def list_bookings(ctx: Context, principal: Principal, limit: int, studio: str | None = None,
-                  status: str | None = None, cursor: str | None = None, from_=None,
-                  to=None) -> dict:
+def cancel_booking(ctx: Context, principal: Principal, command: Cancel) -> Booking:
+    return saga.cancel(ctx, get_booking(ctx, principal, command.booking_id), command.reason)
+
+
+def reschedule_booking(ctx: Context, principal: Principal, command: Reschedule) -> Booking:
+    booking = get_booking(ctx, principal, command.booking_id)
+    return saga.reschedule(ctx, booking, command.start, command.therapist)
+
+
+def finish_booking(ctx: Context, principal: Principal, command: Finish) -> Booking:
+    return saga.finish(ctx, get_booking(ctx, principal, command.booking_id), command.outcome)
+
+
+def list_bookings(ctx: Context, principal: Principal, query: ListBookings) -> dict:
     """One page in start order. Filters apply while the index is read, so a page can
     be short; `next_cursor` is null only once the range is exhausted."""
-    if studio and not principal.sees(studio):
+    if query.studio and not principal.sees(query.studio):
         return {"items": [], "next_cursor": None}
-    index = studio or _only_studio(principal)
+    index, cursor, limit = query.studio or _only_studio(principal), query.cursor, query.limit
     items: list[Booking] = []
     for _ in range(SCAN_BATCHES):
-        page = ctx.store.index_page(index, from_, to, cursor, limit)
+        page = ctx.store.index_page(index, query.first, query.last, cursor, limit)
         for cursor, booking in page:  # the last member read is the next cursor
-            if _listed(booking, principal, status):
+            if _listed(booking, principal, query.status):
                 items.append(booking)
                 if len(items) == limit:
                     return {"items": items, "next_cursor": cursor}
@@ -120,7 +164,7 @@ def retry_releases(ctx: Context) -> None:
     for hold_id in ctx.store.due_releases():
         try:
             ctx.availability.release(hold_id)
-        except saga.RPC_FAILURES:
+        except SpaError:
             ctx.store.queue_release(hold_id, delay_s=saga.RELEASE_RETRY_S)
             return  # availability is not answering: try the rest later
         ctx.store.released(hold_id)

@@ -1,4 +1,5 @@
 """The steps that span booking and availability, each with its compensation.
+Handlers (handlers.py) check who may ask; the saga only does it.
 
 Booking (from a hold made earlier, or directly):
   1. screen the intake against the treatment (RPC `describe`): before any time is held
@@ -20,44 +21,40 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 
 from services.booking import domain
 from services.booking.bootstrap import Context
-from services.booking.domain import Booking, BookingRequest, Hold, Screening, SlotRequest
+from services.booking.commands import BookingRequest, SlotRequest
+from services.booking.domain import Booking, Hold
 from services.booking.schemas import event_payload
 from services.booking.store import Change, Claim
 from services.common import bus
-from services.common.auth import Principal
-from services.common.http import ApiError, correlation_id
-from services.common.rpc import RpcError, RpcUnavailable
+from services.common.errors import Conflict, NotFound, SpaError, Unavailable
+from services.common.http import correlation_id
+from services.common.rpc import RpcTimeout
 
 log = logging.getLogger(__name__)
 
-RPC_FAILURES = (RpcError, RpcUnavailable)
 RELEASE_RETRY_S = 5.0  # how long a release waits before the worker tries it (again)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(12)}"
 
 
-def book(ctx: Context, principal: Principal, request: BookingRequest,
+def book(ctx: Context, request: BookingRequest, taken: Hold | None = None,
          claim: Claim | None = None) -> Booking:
-    taken = partner_hold(ctx, principal, request.hold) if request.hold else None
-    wanted = taken or _in_scope(principal, request.slot)
-    describe = ctx.availability.describe(wanted.studio, wanted.treatment)
-    screening = screen(request.intake, describe)
+    """Book `taken` (a partner's hold) or `request.slot`."""
+    wanted = taken or request.slot
+    described = ctx.availability.describe(wanted.studio, wanted.treatment)
+    screening = domain.screen(request.intake, described)
     hold = taken or hold_slot(ctx, request.slot)
-    booking = domain.new_booking(new_id("bk"), hold, request.customer, screening, describe,
-                                 now())
-    pending = ctx.store.commit(Change(booking, takes_hold=request.hold))
+    booking = domain.new_booking(new_id("bk"), hold, request.customer, screening, described,
+                                 ctx.clock.now())
+    pending = ctx.store.commit(Change(booking, takes_hold=taken.id if taken else None))
     if pending is None:  # another booking took the hold first
-        raise ApiError(404, "not_found", "no such hold")
+        raise NotFound("no such hold")
     return _confirm(ctx, pending, claim)
 
 
@@ -69,57 +66,27 @@ def hold_slot(ctx: Context, wanted: SlotRequest, hold_id: str | None = None) -> 
     hold_id = hold_id or new_id("h")
     try:
         return ctx.availability.hold(wanted, hold_id)
-    except RpcUnavailable:
+    except RpcTimeout:
         ctx.store.queue_release(hold_id, delay_s=ctx.store.saga_timeout_s)
         raise
-
-
-def partner_hold(ctx: Context, principal: Principal, hold_id: str) -> Hold:
-    hold = ctx.store.get_hold(hold_id)
-    if hold is None or not principal.sees(hold.studio):
-        raise ApiError(404, "not_found", "no such hold")
-    if hold.expired(now()):
-        raise ApiError(409, "hold_expired", "the hold passed expires_at")
-    return hold
-
-
-def _in_scope(principal: Principal, wanted: SlotRequest) -> SlotRequest:
-    if not principal.sees(wanted.studio):
-        raise ApiError(404, "not_found", "no such studio")
-    return wanted
-
-
-def screen(intake: domain.Intake | None, describe: dict) -> Screening:
-    treatment = describe["treatment"]
-    try:
-        return domain.screen(intake, treatment.get("contraindications") or [],
-                             bool(treatment.get("intake_required")))
-    except domain.IntakeRequired:
-        raise ApiError(422, "intake_required",
-                       f"{treatment['name']} needs the client's intake") from None
-    except domain.Contraindicated as refusal:
-        raise ApiError(422, "contraindicated", f"{treatment['name']} is not safe with: "
-                       f"{refusal}", reasons=list(refusal.reasons),
-                       alternatives=[a["id"] for a in describe.get("alternatives", [])]
-                       ) from None
 
 
 def _confirm(ctx: Context, booking: Booking, claim: Claim | None) -> Booking:
     try:
         ctx.availability.confirm(booking.hold_id, booking.id)
-    except RPC_FAILURES:
+    except SpaError:
         undo(ctx, booking)
         raise
-    confirmed = domain.transition(booking, "confirmed", now())
+    confirmed = domain.transition(booking, "confirmed", ctx.clock.now())
     created = event(ctx, "booking.created", confirmed)
     saved = ctx.store.commit(Change(confirmed, event=created, receipt=claim))
     if saved is None:  # the worker undid this saga meanwhile: it took too long
-        raise ApiError(503, "dependency_unavailable", "booking took too long; try again")
+        raise Unavailable("booking took too long; try again")
     return saved
 
 
 def cancel(ctx: Context, booking: Booking, reason: str) -> Booking:
-    cancelled = domain.cancel(booking, now(), reason)
+    cancelled = domain.cancel(booking, ctx.clock.now(), reason)
     saved = commit(ctx, Change(cancelled, release=booking.hold_id,
                                event=event(ctx, "booking.cancelled", cancelled, reason=reason)))
     release_now(ctx, booking.hold_id)
@@ -128,7 +95,7 @@ def cancel(ctx: Context, booking: Booking, reason: str) -> Booking:
 
 def finish(ctx: Context, booking: Booking, outcome: str) -> Booking:
     """`completed` or `no_show`: the reservation stays, as the record of the visit."""
-    done = domain.transition(booking, outcome, now())
+    done = domain.transition(booking, outcome, ctx.clock.now())
     return commit(ctx, Change(done, event=event(ctx, f"booking.{outcome}", done)))
 
 
@@ -139,15 +106,15 @@ def reschedule(ctx: Context, booking: Booking, start: datetime,
     try:
         hold = hold_slot(ctx, wanted, marked.next_hold)
         ctx.availability.confirm(hold.id, booking.id)
-    except RPC_FAILURES:
+    except SpaError:
         undo(ctx, marked)
         raise
-    moved = domain.finish_reschedule(marked, hold, now())
+    moved = domain.finish_reschedule(marked, hold, ctx.clock.now())
     rescheduled = event(ctx, "booking.rescheduled", moved, previous=booking)
     saved = ctx.store.commit(Change(moved, event=rescheduled, release=booking.hold_id))
     if saved is None:  # cancelled or undone meanwhile: give the new time back
         undo(ctx, ctx.store.get(booking.id))
-        raise ApiError(409, "conflict", "the booking changed meanwhile; read it again")
+        raise Conflict("the booking changed meanwhile; read it again")
     release_now(ctx, booking.hold_id)
     return saved
 
@@ -155,13 +122,13 @@ def reschedule(ctx: Context, booking: Booking, start: datetime,
 def commit(ctx: Context, change: Change) -> Booking:
     saved = ctx.store.commit(change)
     if saved is None:
-        raise ApiError(409, "conflict", "the booking changed meanwhile; read it again")
+        raise Conflict("the booking changed meanwhile; read it again")
     return saved
 
 
 def undo(ctx: Context, booking: Booking) -> None:
     """Roll back an unfinished step (domain.abandon), then free its hold."""
-    undone, hold_id = domain.abandon(booking, now())
+    undone, hold_id = domain.abandon(booking, ctx.clock.now())
     if ctx.store.commit(Change(undone, release=hold_id)) and hold_id:
         release_now(ctx, hold_id)
 
@@ -170,12 +137,13 @@ def release_now(ctx: Context, hold_id: str) -> None:
     """Free the time at once; if availability does not answer, the worker retries."""
     try:
         ctx.availability.release(hold_id)
-    except RPC_FAILURES as error:
-        log.warning("release postponed", extra={"hold": hold_id, "error": str(error)})
+    except SpaError as error:
+        log.warning("release postponed", extra={"hold": hold_id, "error": error.code})
         return
     ctx.store.released(hold_id)
 
 
 def event(ctx: Context, kind: str, booking: Booking, **extra) -> bus.Envelope:
     return bus.Envelope(type=kind, payload=event_payload(booking, **extra), source="booking",
-                        city=ctx.city, correlation_id=correlation_id())
+                        city=ctx.city, correlation_id=correlation_id(),
+                        occurred_at=ctx.clock.now().isoformat())

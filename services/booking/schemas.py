@@ -5,17 +5,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from services.booking.domain import (
-    VISIBLE,
-    Booking,
-    BookingRequest,
-    Customer,
-    Intake,
-    SlotRequest,
-)
+from services.booking.commands import BookingRequest, ListBookings, SlotRequest
+from services.booking.domain import VISIBLE, Booking, Customer, Intake
 from services.booking.store import CURSOR
 from services.common.schemas import MoneySchema, in_utc, instant
-from services.common.schemas import ProblemSchema as BaseProblemSchema
 
 ID = validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="not a valid id")
 SLOT_FIELDS = ("studio", "treatment", "duration", "start", "therapist")
@@ -23,13 +16,6 @@ SLOT_FIELDS = ("studio", "treatment", "duration", "start", "therapist")
 
 def strict_bool(**kwargs) -> fields.Boolean:
     return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
-
-
-class ProblemSchema(BaseProblemSchema):
-    """RFC 9457 problem details, with the screening reasons when any."""
-
-    reasons = fields.List(fields.String())
-    alternatives = fields.List(fields.String())
 
 
 class SlotRequestSchema(Schema):
@@ -150,6 +136,11 @@ class BookingQuerySchema(Schema):
     status = fields.String(validate=validate.OneOf(VISIBLE))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 100))
     cursor = fields.String(validate=validate.Regexp(CURSOR, error="not a valid cursor"))
+
+    @post_load
+    def make(self, data: dict, **kwargs) -> ListBookings:
+        return ListBookings(data["limit"], data.get("studio"), data.get("status"),
+                            data.get("cursor"), data.get("from_"), data.get("to"))
 
 
 class CancelSchema(Schema):

@@ -19,14 +19,14 @@ the outbox, so a state change and its event exist together or not at all.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 import redis
 
 from services.booking.domain import Booking, Customer, Hold, Intake, Named, Screening
 from services.common import bus, jsonio
+from services.common.clock import Clock
 from services.common.redis import key
 
 RECEIPT_TTL_S = 24 * 3600
@@ -54,10 +54,16 @@ class Change:
 
 
 class BookingStore:
-    def __init__(self, client: redis.Redis, city: str, saga_timeout_s: float):
+    def __init__(self, client: redis.Redis, city: str, saga_timeout_s: float,
+                 clock: Clock | None = None):
         self.redis = client
         self.city = city
         self.saga_timeout_s = saga_timeout_s
+        self.clock = clock or Clock()
+
+    def _in(self, seconds: float = 0.0) -> float:
+        """An epoch score `seconds` from now (deadlines and due times)."""
+        return self.clock.epoch() + seconds
 
     def k(self, *parts: str) -> str:
         return key(self.city, "booking", *parts)
@@ -98,14 +104,14 @@ class BookingStore:
         pipe.set(self.k("booking", saved.id), _booking_to_json(saved))
         self._reindex(pipe, before, saved)
         if saved.status == "pending" or saved.next_hold:
-            pipe.zadd(self.k("pending"), {saved.id: time.time() + self.saga_timeout_s})
+            pipe.zadd(self.k("pending"), {saved.id: self._in(self.saga_timeout_s)})
         else:
             pipe.zrem(self.k("pending"), saved.id)
         if change.event:
             self._add_event(pipe, change.event)
         if change.release:
             # The caller releases at once; the worker retries after the saga timeout.
-            pipe.zadd(self.k("releases"), {change.release: time.time() + self.saga_timeout_s})
+            pipe.zadd(self.k("releases"), {change.release: self._in(self.saga_timeout_s)})
         if change.receipt:
             self._write_receipt(pipe, change.receipt, saved.id)
         if change.takes_hold:
@@ -133,12 +139,12 @@ class BookingStore:
         return list(zip(members, self.get_many(ids), strict=True))
 
     def stale_sagas(self, limit: int = 100) -> list[str]:
-        return self.redis.zrangebyscore(self.k("pending"), 0, time.time(), start=0, num=limit)
+        return self.redis.zrangebyscore(self.k("pending"), 0, self._in(), start=0, num=limit)
 
     # holds made with POST /v1/holds
 
     def save_hold(self, hold: Hold) -> None:
-        ttl_s = int((hold.expires_at - datetime.now(UTC)).total_seconds()) + 60
+        ttl_s = int((hold.expires_at - self.clock.now()).total_seconds()) + 60
         # kept a minute past expiry, so a late booking hears hold_expired, not not_found
         self.redis.set(self.k("hold", hold.id), _hold_to_json(hold), ex=max(ttl_s, 60))
 
@@ -158,7 +164,7 @@ class BookingStore:
                     return False
                 pipe.multi()
                 pipe.delete(hold_key)
-                pipe.zadd(self.k("releases"), {hold_id: time.time() + self.saga_timeout_s})
+                pipe.zadd(self.k("releases"), {hold_id: self._in(self.saga_timeout_s)})
                 pipe.execute()
             except redis.WatchError:
                 return False
@@ -167,10 +173,10 @@ class BookingStore:
     # releases the worker retries until availability answers
 
     def queue_release(self, hold_id: str, delay_s: float = 0.0) -> None:
-        self.redis.zadd(self.k("releases"), {hold_id: time.time() + delay_s})
+        self.redis.zadd(self.k("releases"), {hold_id: self._in(delay_s)})
 
     def due_releases(self, limit: int = 100) -> list[str]:
-        return self.redis.zrangebyscore(self.k("releases"), 0, time.time(), start=0, num=limit)
+        return self.redis.zrangebyscore(self.k("releases"), 0, self._in(), start=0, num=limit)
 
     def released(self, hold_id: str) -> None:
         self.redis.zrem(self.k("releases"), hold_id)
@@ -201,7 +207,7 @@ class BookingStore:
 
     def _add_event(self, pipe, envelope: bus.Envelope) -> None:
         pipe.hset(self.k("outbox"), envelope.id, json.dumps(bus.envelope_to_body(envelope)))
-        pipe.zadd(self.k("outbox", "due"), {envelope.id: time.time()})
+        pipe.zadd(self.k("outbox", "due"), {envelope.id: self._in()})
 
     def due_events(self, limit: int = 100) -> list[bus.Envelope]:
         """Unsent events, oldest first."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import redis
 from flask import Flask, g, request
 
-from services.common.http import ApiError
+from services.common.errors import Forbidden, NotFound, RateLimited, Unauthenticated
 from services.common.redis import key
 
 ROLES = ("admin", "partner")
@@ -36,6 +36,15 @@ class Principal:
 
     def sees(self, studio: str) -> bool:
         return self.is_admin or studio in self.studios
+
+    def require_studio(self, studio: str, what: str = "resource") -> None:
+        """404 (never 403) for what lies outside the key's studios: ids must not leak."""
+        if not self.sees(studio):
+            raise NotFound(f"no such {what}")
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise Forbidden("this route needs an admin key")
 
 
 def hash_key(api_key: str) -> str:
@@ -100,11 +109,9 @@ def install_auth(app: Flask, keys: KeyStore, per_minute: int) -> None:
         api_key = _bearer_token()
         principal, wait = keys.authenticate(api_key, per_minute) if api_key else (None, 0)
         if principal is None:
-            raise ApiError(401, "unauthenticated", "a valid API key is required",
-                           headers={"WWW-Authenticate": "Bearer"})
+            raise Unauthenticated()
         if wait:
-            raise ApiError(429, "rate_limited", f"too many requests; retry in {wait} s",
-                           headers={"Retry-After": str(wait)})
+            raise RateLimited(wait)
         g.principal = principal
 
 
@@ -115,18 +122,3 @@ def _bearer_token() -> str:
 
 def current_principal() -> Principal:
     return g.principal
-
-
-def require_admin() -> Principal:
-    principal = current_principal()
-    if not principal.is_admin:
-        raise ApiError(403, "forbidden", "this route needs an admin key")
-    return principal
-
-
-def require_studio(studio: str, what: str = "resource") -> Principal:
-    """The principal, if it may see `studio`; otherwise 404 so ids do not leak."""
-    principal = current_principal()
-    if not principal.sees(studio):
-        raise ApiError(404, "not_found", f"no such {what}")
-    return principal

@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from http import HTTPStatus
 from pathlib import Path
 
 import redis
@@ -25,11 +26,11 @@ from flask import (
     send_from_directory,
 )
 from flask_smorest import Api
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError, fields
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from werkzeug.exceptions import HTTPException
 
-from services.common.rpc import RpcError, RpcUnavailable
+from services.common.errors import Invalid, SpaError, Unauthenticated, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -40,37 +41,100 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 REQUESTS = Counter("spa_http_requests_total", "HTTP requests", ["service", "method", "status"])
 LATENCY = Histogram("spa_http_request_seconds", "HTTP request latency", ["service"])
 
-CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-         405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
-         413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
-         429: "rate_limited", 500: "internal_error", 503: "dependency_unavailable"}
+# Every problem `code` a client can receive, and its HTTP status: the one place a
+# code meets a status. The README's table of codes and the OpenAPI document list the
+# same words (a test walks this table against both).
+STATUS_OF_CODE = {
+    "bad_request": 400,
+    "unauthenticated": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "not_acceptable": 406,
+    "conflict": 409,
+    "slot_unavailable": 409,
+    "hold_expired": 409,
+    "invalid_transition": 409,
+    "conflicts_with_bookings": 409,
+    "idempotency_conflict": 409,
+    "idempotency_in_progress": 409,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "validation_error": 422,
+    "intake_required": 422,
+    "contraindicated": 422,
+    "rate_limited": 429,
+    "internal_error": 500,
+    "dependency_unavailable": 503,
+}
+# Errors werkzeug raises before our code runs, by status: the code each answers with.
+CODE_OF_HTTP_STATUS = {400: "bad_request", 401: "unauthenticated", 403: "forbidden",
+                       404: "not_found", 405: "method_not_allowed", 406: "not_acceptable",
+                       409: "conflict", 413: "payload_too_large",
+                       415: "unsupported_media_type", 422: "validation_error",
+                       429: "rate_limited", 503: "dependency_unavailable"}
 
 
-class ApiError(Exception):
-    """A refusal the client should see as problem+json; `code` is the stable word."""
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, as every error is rendered; `code` is one of the table's
+    words, and the other fields come with the codes that carry them."""
 
-    def __init__(self, status: int, code: str, detail: str, headers: dict | None = None,
-                 **extra):
-        super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
-        self.headers, self.extra = headers or {}, extra
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    code = fields.String(metadata={"description": "a stable machine word",
+                                   "enum": list(STATUS_OF_CODE)})
+    errors = fields.Dict(metadata={"description": "field -> messages (validation_error)"})
+    reasons = fields.List(fields.String(), metadata={
+        "description": "the declared contraindications (contraindicated)"})
+    alternatives = fields.List(fields.String(), metadata={
+        "description": "treatments safe with them at that studio (contraindicated)"})
+    bookings = fields.List(fields.String(), metadata={
+        "description": "bookings a catalog change would strand (conflicts_with_bookings)"})
+    holds = fields.List(fields.String(), metadata={
+        "description": "live holds it would strand (conflicts_with_bookings)"})
 
 
-def problem(status: int, code: str, detail: str, headers: dict | None = None,
-            **extra) -> Response:
-    title = HTTP_TITLES.get(status, "Error")
-    body = {"type": f"https://spa.example/problems/{code}", "title": title, "status": status,
-            "detail": detail, "code": code, **extra}
+def problems(blp, *codes: str):
+    """Document the problem+json answers a route can give, by code (401 and 429 come
+    with every /v1 route): one response per status, naming its codes."""
+    by_status: dict[int, list[str]] = {}
+    for code in ("unauthenticated", "rate_limited", *codes):
+        by_status.setdefault(STATUS_OF_CODE[code], []).append(code)
+
+    def decorate(view):
+        for status, named in sorted(by_status.items()):
+            description = f"{HTTPStatus(status).phrase}: " + ", ".join(named)
+            view = blp.alt_response(status, schema=ProblemSchema, content_type=PROBLEM_JSON,
+                                    description=description)(view)
+        return view
+
+    return decorate
+
+
+def status_of(code: str) -> int:
+    return STATUS_OF_CODE.get(code, 500)
+
+
+def problem(code: str, detail: str, headers: dict | None = None, **extra) -> Response:
+    """An RFC 9457 problem+json response for `code`."""
+    status = status_of(code)
+    body = {"type": f"https://spa.example/problems/{code}",
+            "title": HTTPStatus(status).phrase, "status": status, "detail": detail,
+            "code": code, **extra}
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     response.headers.update(headers or {})
     return response
 
 
-HTTP_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-               405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict",
-               413: "Content Too Large", 415: "Unsupported Media Type",
-               422: "Unprocessable Content", 429: "Too Many Requests",
-               500: "Internal Server Error", 503: "Service Unavailable"}
+def error_response(error: SpaError) -> Response:
+    headers = {}
+    if error.retry_after_s is not None:
+        headers["Retry-After"] = str(error.retry_after_s)
+    if isinstance(error, Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    return problem(error.code, error.detail, headers, **error.extra)
 
 
 def field_errors(messages: object) -> dict:
@@ -92,57 +156,47 @@ def handle_http_exception(error: HTTPException) -> Response:
     if status == 422 or "messages" in data or "errors" in data:
         errors = field_errors(data.get("errors") or data.get("messages") or {})
         if _is_bad_json(errors):
-            return problem(400, "bad_request", "the request body is not valid JSON")
-        return problem(422, "validation_error", "some fields are invalid", errors=errors)
-    return problem(status, CODES.get(status, "error"), error.description or "",
-                   headers=data.get("headers"))
+            return problem("bad_request", "the request body is not valid JSON")
+        return error_response(Invalid(errors=errors))
+    code = CODE_OF_HTTP_STATUS.get(status, "internal_error")
+    return problem(code, error.description or "", headers=data.get("headers"))
 
 
 def _is_bad_json(errors: dict) -> bool:
     return any("Invalid JSON body" in str(message) for message in errors.values())
 
 
-def handle_api_error(error: ApiError) -> Response:
-    return problem(error.status, error.code, error.detail, error.headers, **error.extra)
-
-
-def handle_rpc_error(error: RpcError) -> Response:
-    return problem(error.status, error.code, error.detail, **error.extra)
-
-
-def handle_unavailable(error: RpcUnavailable) -> Response:
-    return problem(503, "dependency_unavailable", str(error), headers={"Retry-After": "1"})
+def handle_validation_error(error: ValidationError) -> Response:
+    return error_response(Invalid(errors=field_errors(error.messages)))
 
 
 def handle_store_unavailable(error: Exception) -> Response:
     log.error("redis unavailable", extra={"error": type(error).__name__})
-    return problem(503, "dependency_unavailable", "the data store did not answer",
-                   headers={"Retry-After": "1"})
-
-
-def handle_validation_error(error: ValidationError) -> Response:
-    return problem(422, "validation_error", "some fields are invalid",
-                   errors=field_errors(error.messages))
+    return error_response(Unavailable("the data store did not answer"))
 
 
 def handle_unexpected(error: Exception) -> Response:
     log.exception("unhandled error", extra={"path": request.path})
-    return problem(500, "internal_error", "an unexpected error; it has been logged")
+    return error_response(SpaError())
+
+
+def install_error_handlers(app: Flask) -> None:
+    """RFC 9457 problem+json for every error: ours, marshmallow's, Redis's, any other."""
+    app.register_error_handler(SpaError, error_response)
+    app.register_error_handler(ValidationError, handle_validation_error)
+    app.register_error_handler(redis.exceptions.ConnectionError, handle_store_unavailable)
+    app.register_error_handler(redis.exceptions.TimeoutError, handle_store_unavailable)
+    app.register_error_handler(Exception, handle_unexpected)
 
 
 class SpaApi(Api):
-    """flask-smorest, with RFC 9457 errors instead of its own error body."""
+    """flask-smorest with RFC 9457 errors, through its documented hooks: the handler of
+    HTTP errors it registers, and the schema its documented default error shows."""
 
-    def _register_error_handlers(self):
-        app = self._app
-        app.register_error_handler(HTTPException, handle_http_exception)
-        app.register_error_handler(ApiError, handle_api_error)
-        app.register_error_handler(RpcError, handle_rpc_error)
-        app.register_error_handler(RpcUnavailable, handle_unavailable)
-        app.register_error_handler(ValidationError, handle_validation_error)
-        app.register_error_handler(redis.exceptions.ConnectionError, handle_store_unavailable)
-        app.register_error_handler(redis.exceptions.TimeoutError, handle_store_unavailable)
-        app.register_error_handler(Exception, handle_unexpected)
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Response:
+        return handle_http_exception(error)
 
 
 def api_config(title: str) -> dict:
@@ -182,7 +236,7 @@ def health_blueprint(service: str, checks: dict[str, Callable[[], object]]) -> B
         failed = {name: reason for name, check in checks.items()
                   if (reason := _check(check)) is not None}
         if failed:
-            return problem(503, "dependency_unavailable", "not ready", checks=failed)
+            return problem("dependency_unavailable", "not ready", checks=failed)
         return jsonify(status="ready", service=service, checks=dict.fromkeys(checks, "ok"))
 
     @bp.get("/metrics")

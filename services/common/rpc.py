@@ -3,7 +3,10 @@
 Guarantees: a request is acked by the server once it has replied; a request whose
 caller has already given up (past its deadline) is dropped unanswered, so a late
 hold is never written for nobody. A caller that hears nothing in time gets
-`RpcUnavailable`, which the HTTP layer answers with 503 `dependency_unavailable`.
+`RpcTimeout` (an `Unavailable`). A refusal travels as its code, detail and extra
+(`errors.SpaError.to_wire`) and is raised again on the calling side as the same class.
+
+Deadlines are real time (not a service's Clock): two processes must agree on them.
 """
 
 from __future__ import annotations
@@ -18,25 +21,19 @@ from collections.abc import Callable
 
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
+from services.common.errors import BadRequest, SpaError, Unavailable, from_wire
+
 log = logging.getLogger(__name__)
 
 RPC = Exchange("spa.rpc", type="direct", durable=True)
 
 
-class RpcError(Exception):
-    """A domain refusal from the remote side, carried back to the caller as data."""
-
-    def __init__(self, code: str, detail: str, status: int = 409, **extra):
-        super().__init__(detail)
-        self.code, self.detail, self.status, self.extra = code, detail, status, extra
-
-    def to_reply(self) -> dict:
-        return {"error": {"code": self.code, "detail": self.detail, "status": self.status,
-                          "extra": self.extra}}
+class RpcTimeout(Unavailable):
+    """The remote service did not answer in time: the call may still have acted."""
 
 
-class RpcUnavailable(Exception):
-    """The remote service did not answer in time."""
+def error_reply(error: SpaError) -> dict:
+    return {"error": error.to_wire()}
 
 
 def rpc_queue(service: str) -> Queue:
@@ -74,14 +71,14 @@ class RpcServer:
     def call(self, body: dict) -> dict:
         method = self.methods.get(body.get("method", "")) if isinstance(body, dict) else None
         if method is None:
-            return RpcError("unknown_method", f"no method {body!r:.80}", 400).to_reply()
+            return error_reply(BadRequest(f"no method {body!r:.80}"))
         try:
             return {"result": method(body.get("params") or {})}
-        except RpcError as error:
-            return error.to_reply()
+        except SpaError as error:
+            return error_reply(error)
         except Exception:  # noqa: BLE001 - report, never crash the server loop
             log.exception("rpc method failed", extra={"method": body.get("method")})
-            return RpcError("internal", "the remote call failed", 500).to_reply()
+            return error_reply(SpaError("the remote call failed"))
 
 
 class RpcClient:
@@ -108,7 +105,7 @@ class RpcClient:
                 return self._call(method, params, timeout)
             except (OSError, *self.connection.connection_errors) as error:
                 self._reset()
-                raise RpcUnavailable(f"broker unreachable: {error}") from error
+                raise RpcTimeout(f"broker unreachable: {error}") from error
 
     def _call(self, method: str, params: dict, timeout: float) -> dict:
         self._ensure_consumer()
@@ -128,7 +125,7 @@ class RpcClient:
         while self._reply is None:
             remaining = deadline - time.time()
             if remaining <= 0:
-                raise RpcUnavailable(f"{self.routing_key} did not answer in time")
+                raise RpcTimeout(f"{self.routing_key} did not answer in time")
             try:
                 self.connection.drain_events(timeout=min(remaining, 1.0))
             except TimeoutError:
@@ -158,7 +155,5 @@ class RpcClient:
     @staticmethod
     def _unwrap(reply: dict) -> dict:
         if "error" in reply:
-            error = reply["error"]
-            raise RpcError(error["code"], error["detail"], error.get("status", 409),
-                           **(error.get("extra") or {}))
+            raise from_wire(reply["error"])
         return reply["result"]

@@ -23,6 +23,7 @@ from services.common.http import (
     api_config,
     configure_logging,
     health_blueprint,
+    install_error_handlers,
     install_request_hooks,
     swagger_static,
 )
@@ -86,6 +87,7 @@ def base_app(service: str, title: str, infra: Infra) -> tuple[Flask, SpaApi]:
     install_request_hooks(app, service)
     install_auth(app, KeyStore(infra.redis, settings.city), settings.rate_limit_per_minute)
     api = SpaApi(app)
+    install_error_handlers(app)
     app.register_blueprint(health_blueprint(service, {"redis": infra.redis.ping,
                                                       "broker": infra.check_broker}))
     app.register_blueprint(swagger_static())

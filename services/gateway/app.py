@@ -90,7 +90,7 @@ def create_app(upstreams: dict[str, str] | None = None) -> Flask:
     def proxy(path: str):
         target = route("/" + path)
         if target is None:
-            return problem(404, "not_found", "no such route")
+            return problem("not_found", "no such route")
         service, upstream_path = target
         return _forward(upstreams[service] + upstream_path)
 
@@ -110,7 +110,7 @@ def _forward(url: str) -> Response:
             request.method, url, params=request.query_string, headers=headers,
             data=request.get_data(), timeout=30, allow_redirects=False)
     except requests.RequestException:
-        return problem(503, "dependency_unavailable", "the service did not answer")
+        return problem("dependency_unavailable", "the service did not answer")
     out = [(k, v) for k, v in upstream.raw.headers.items() if k.lower() not in HOP_BY_HOP]
     return Response(upstream.content, status=upstream.status_code, headers=out)
 

@@ -7,8 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from services.common.auth import current_principal
-from services.common.http import PROBLEM_JSON
-from services.common.schemas import ProblemSchema
+from services.common.http import problems
 from services.notifications import handlers
 from services.notifications.bootstrap import Context
 from services.notifications.schemas import (
@@ -28,15 +27,10 @@ def ctx() -> Context:
     return current_app.extensions["spa"]
 
 
-def refusal(status: int, description: str):
-    return blp.alt_response(status, schema=ProblemSchema, description=description,
-                            content_type=PROBLEM_JSON)
-
-
 @blp.post("/webhooks")
 @blp.arguments(WebhookInSchema)
 @blp.response(201, NewWebhookSchema)
-@refusal(422, "invalid fields, or a URL that may not receive webhooks")
+@problems(blp, "validation_error")
 def create_webhook(body: dict):
     """Register an endpoint; its secret is in this answer only."""
     return handlers.register_webhook(ctx(), current_principal(), body["url"], body["events"])
@@ -44,6 +38,7 @@ def create_webhook(body: dict):
 
 @blp.get("/webhooks")
 @blp.response(200, WebhookListSchema)
+@problems(blp)
 def list_webhooks():
     """The caller's own endpoints (without their secrets)."""
     return {"items": handlers.own_webhooks(ctx(), current_principal())}
@@ -51,7 +46,7 @@ def list_webhooks():
 
 @blp.delete("/webhooks/<endpoint_id>")
 @blp.response(204)
-@refusal(404, "no such webhook of the caller")
+@problems(blp, "not_found")
 def delete_webhook(endpoint_id: str):
     handlers.delete_webhook(ctx(), current_principal(), endpoint_id)
 
@@ -59,6 +54,7 @@ def delete_webhook(endpoint_id: str):
 @blp.get("/notifications")
 @blp.arguments(NotificationQuerySchema, location="query", unknown=RAISE)
 @blp.response(200, NotificationListSchema)
+@problems(blp, "validation_error")
 def list_notifications(query: dict):
     """A booking's delivery log: every email and webhook, with its attempts."""
     return {"items": handlers.booking_log(ctx(), current_principal(), query["booking"])}
@@ -66,14 +62,14 @@ def list_notifications(query: dict):
 
 @blp.get("/notifications/<delivery_id>")
 @blp.response(200, NotificationSchema)
-@refusal(404, "no such notification in the caller's studios")
+@problems(blp, "not_found")
 def get_notification(delivery_id: str):
     return handlers.one_delivery(ctx(), current_principal(), delivery_id)
 
 
 @blp.post("/notifications/<delivery_id>/redeliver")
 @blp.response(202, NotificationSchema)
-@refusal(404, "no such notification in the caller's studios")
+@problems(blp, "not_found")
 def redeliver(delivery_id: str):
     """Send it again (the worker does, within a second); a webhook keeps its
     webhook-id, so a receiver that already has it can tell."""

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import requests
 
+from services.common.clock import Clock
 from services.common.config import Settings
 from services.common.service import Infra
 from services.notifications.mail import Mailer, mailer_for
 from services.notifications.store import NotificationStore
 from services.notifications.webhooks import webhook_session
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -28,14 +24,18 @@ class Context:
     # the worker's one thread.
     http: requests.Session
     # The clock reminders and retries are scheduled by; tests pass one they can advance.
-    now: Callable[[], datetime] = utc_now
+    clock: Clock = field(default_factory=Clock)
 
     @property
     def settings(self) -> Settings:
         return self.infra.settings
 
+    def now(self) -> datetime:
+        return self.clock.now()
 
-def bootstrap(infra: Infra, now: Callable[[], datetime] = utc_now) -> Context:
-    store = NotificationStore(infra.redis, infra.settings.city)
+
+def bootstrap(infra: Infra, clock: Clock | None = None) -> Context:
+    clock = clock or Clock()
+    store = NotificationStore(infra.redis, infra.settings.city, clock)
     http = webhook_session(infra.settings.webhook_allow_private)
-    return Context(infra, store, mailer_for(infra.settings), http, now=now)
+    return Context(infra, store, mailer_for(infra.settings), http, clock)

@@ -6,7 +6,7 @@ from marshmallow import ValidationError
 
 from services.common.auth import Principal
 from services.common.bus import Envelope
-from services.common.http import ApiError
+from services.common.errors import Invalid, NotFound
 from services.notifications import deliveries, reminders
 from services.notifications.bootstrap import Context
 from services.notifications.deliveries import live_endpoints, scope_of
@@ -80,8 +80,7 @@ def register_webhook(ctx: Context, principal: Principal, url: str,
                      events: list[str]) -> Endpoint:
     """A new endpoint owned by `principal`'s API key, for the studios that key sees."""
     if reason := url_refusal(url, ctx.settings.webhook_allow_private):
-        raise ApiError(422, "validation_error", "this URL may not receive webhooks",
-                       errors={"url": [reason]})
+        raise Invalid.field("url", reason, "this URL may not receive webhooks")
     endpoint = Endpoint(
         id=new_endpoint_id(), url=url, events=tuple(dict.fromkeys(events)),
         owner=principal.key_id, secret=new_secret(), created_at=ctx.now().isoformat(),
@@ -98,7 +97,7 @@ def own_webhooks(ctx: Context, principal: Principal) -> list[Endpoint]:
 def delete_webhook(ctx: Context, principal: Principal, endpoint_id: str) -> None:
     endpoint = ctx.store.endpoint(endpoint_id)
     if endpoint is None or endpoint.owner != principal.key_id:
-        raise ApiError(404, "not_found", "no such webhook")
+        raise NotFound("no such webhook")
     ctx.store.remove_endpoint(endpoint_id)
 
 
@@ -112,8 +111,9 @@ def booking_log(ctx: Context, principal: Principal, booking_id: str) -> list[Del
 
 def one_delivery(ctx: Context, principal: Principal, delivery_id: str) -> Delivery:
     delivery = ctx.store.get(delivery_id)
-    if delivery is None or not principal.sees(delivery.studio):
-        raise ApiError(404, "not_found", "no such notification")
+    if delivery is None:
+        raise NotFound("no such notification")
+    principal.require_studio(delivery.studio, "notification")
     return delivery
 
 

@@ -11,11 +11,11 @@ webhook:<id>, webhooks         endpoints as JSON, and the set of their ids
 from __future__ import annotations
 
 import json
-import time
 
 import redis
 
 from services.common import jsonio
+from services.common.clock import Clock
 from services.common.redis import key
 from services.notifications.domain import Delivery, Endpoint
 
@@ -52,9 +52,10 @@ return 1
 
 
 class NotificationStore:
-    def __init__(self, client: redis.Redis, city: str):
+    def __init__(self, client: redis.Redis, city: str, clock: Clock | None = None):
         self.redis = client
         self.city = city
+        self.clock = clock or Clock()
         self._create = client.register_script(CREATE)
         self._claim = client.register_script(CLAIM)
         self._advance = client.register_script(ADVANCE)
@@ -66,10 +67,10 @@ class NotificationStore:
 
     def create(self, *deliveries: Delivery) -> None:
         """Store and schedule new deliveries; one that already exists is left as it is."""
-        pipe = self.redis.pipeline(transaction=False)
+        pipe, now = self.redis.pipeline(transaction=False), self.clock.epoch()
         for d in deliveries:
             keys = [self.k("delivery", d.id), self._log(d.booking), self.k("due")]
-            self._create(keys=keys, args=[_dump(d), time.time(), d.due_at, d.id], client=pipe)
+            self._create(keys=keys, args=[_dump(d), now, d.due_at, d.id], client=pipe)
         pipe.execute()
 
     def save(self, delivery: Delivery) -> None:

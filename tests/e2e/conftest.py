@@ -9,92 +9,13 @@ stack when one of its processes exits).
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import subprocess
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
-import requests
 
-from services.common.cli import ROOT, process_commands
-from services.common.config import load_settings
-from services.common.redis import connect, free_port
-from tests.helpers import wait_for
-
-STARTED_BY_TESTS = ("notifications-worker",)
-
-
-@dataclass
-class Stack:
-    base_url: str
-    admin_key: str
-    partner_key: str
-    studios: list[str]
-    redis_url: str
-    env: dict[str, str]
-    data_dir: Path
-    smtp: object
-    launcher: subprocess.Popen
-    workers: dict[str, subprocess.Popen] = field(default_factory=dict)
-
-    def request(self, method: str, path: str, key: str | None = "admin", **kwargs):
-        headers = kwargs.pop("headers", {})
-        api_key = {"admin": self.admin_key, "partner": self.partner_key}.get(key, key)
-        if api_key:
-            headers.setdefault("Authorization", f"Bearer {api_key}")
-        return requests.request(method, self.base_url + path, headers=headers, timeout=30,
-                                **kwargs)
-
-    def get(self, path: str, **kwargs):
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs):
-        return self.request("POST", path, **kwargs)
-
-    def redis(self):
-        return connect(self.redis_url)
-
-    def start_process(self, name: str) -> subprocess.Popen:
-        """Start one of the stack's processes (same command and env as `spa dev`)."""
-        settings = load_settings_from(self.env)
-        command = process_commands(settings)[name]
-        process = subprocess.Popen(command.split(), env=self.env, cwd=ROOT,
-                                   start_new_session=True)
-        self.workers[name] = process
-        return process
-
-    def stop_process(self, name: str, sig: int = signal.SIGTERM) -> None:
-        process = self.workers.pop(name)
-        process.send_signal(sig)
-        process.wait(timeout=20)
-
-
-def load_settings_from(env: dict[str, str]):
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        return load_settings()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def stack_env(data_dir: Path, smtp_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPA_")}
-    env.update({
-        "SPA_DATA_DIR": str(data_dir), "SPA_SMTP_URL": smtp_url,
-        "SPA_GATEWAY_PORT": str(free_port()), "SPA_BOOKING_PORT": str(free_port()),
-        "SPA_AVAILABILITY_PORT": str(free_port()),
-        "SPA_NOTIFICATIONS_PORT": str(free_port()),
-        "SPA_BUS_RETRY_DELAYS_S": "0.2,0.4", "SPA_WEBHOOK_RETRY_DELAYS_S": "0.2,0.4",
-        "SPA_WEBHOOK_ALLOW_PRIVATE": "1", "SPA_RATE_LIMIT_PER_MINUTE": "100000",
-        "SPA_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
-    })
-    return env
+from services.common.devstack import ROOT
+from tests.e2e.stack import STARTED_BY_TESTS, shutdown, stack_env, wait_until_up
 
 
 @pytest.fixture(scope="session")
@@ -103,44 +24,16 @@ def stack(tmp_path_factory, smtp_server):
     env = stack_env(data_dir, smtp_server.url)
     log = open(data_dir.parent / "stack.log", "w")  # noqa: SIM115 - closed at teardown
     without = [arg for name in STARTED_BY_TESTS for arg in ("--without", name)]
-    launcher = subprocess.Popen([sys.executable, "-m", "services.common.cli", "dev", *without],
+    launcher = subprocess.Popen([sys.executable, "-m", "services.cli", "dev", *without],
                                 env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
-        running = _wait_until_up(launcher, data_dir, env, smtp_server)
+        running = wait_until_up(launcher, data_dir, env, smtp_server)
         running.start_process("notifications-worker")
         yield running
         for name in list(running.workers):
             running.stop_process(name)
     finally:
-        _shutdown(launcher, log)
+        shutdown(launcher, log)
 
 
-def _wait_until_up(launcher, data_dir: Path, env: dict, smtp) -> Stack:
-    dev_json = data_dir / "dev.json"
-
-    def up():
-        if launcher.poll() is not None:
-            raise AssertionError(f"spa dev exited; see {data_dir.parent / 'stack.log'}")
-        if not dev_json.exists():
-            return None
-        info = json.loads(dev_json.read_text())
-        try:
-            ready = requests.get(info["base_url"] + "/readyz", timeout=2).status_code == 200
-        except requests.RequestException:
-            return None
-        return info if ready else None
-
-    info = wait_for(up, timeout_s=60, interval_s=0.2, what="the stack to be ready")
-    env = {**env, "SPA_REDIS_URL": info["redis_url"]}
-    return Stack(info["base_url"], info["admin_key"], info["partner_key"], info["studios"],
-                 info["redis_url"], env, data_dir, smtp, launcher)
-
-
-def _shutdown(launcher: subprocess.Popen, log) -> None:
-    launcher.send_signal(signal.SIGINT)
-    try:
-        launcher.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(launcher.pid, signal.SIGKILL)
-    log.close()

@@ -21,10 +21,11 @@ import requests
 
 from services.availability.store import Store
 from services.booking.store import BookingStore
+from services.cli import SERVICES
 from services.common.auth import KeyStore
-from services.common.cli import ROOT, process_commands
+from services.common.devstack import ROOT, process_commands
 from services.common.redis import free_port
-from tests.e2e.conftest import load_settings_from
+from tests.e2e.stack import load_settings_from
 from tests.helpers import wait_for
 
 CUSTOMER = {"name": "Ada Lovelace", "email": "ada@example.com"}
@@ -180,7 +181,7 @@ def own_booking_web(stack, **env: str) -> Iterator[tuple[str, subprocess.Popen]]
     gateway), with a short hold TTL and RPC timeout so its debris clears quickly."""
     port = free_port()
     env = {**stack.env, "SPA_BOOKING_PORT": str(port), **env}
-    command = process_commands(load_settings_from(env))["booking-web"]
+    command = process_commands(load_settings_from(env), SERVICES)["booking-web"]
     process = subprocess.Popen(command.split(), env=env, cwd=ROOT, start_new_session=True)
     base_url = f"http://127.0.0.1:{port}"
     try:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from services.common.bus import Envelope, Publisher, broker_connection
-from services.common.cli import ROOT
+from services.common.devstack import ROOT
 from tests.helpers import wait_for
 from tests.unit.notifications.samples import booking_payload
 
@@ -24,7 +24,7 @@ def publish(stack, *envelopes: Envelope) -> None:
 
 
 def spa(stack, *args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "services.common.cli", *args],
+    result = subprocess.run([sys.executable, "-m", "services.cli", *args],
                             env=stack.env, cwd=ROOT, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr

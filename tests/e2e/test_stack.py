@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from services.common.cli import ROOT
+from services.common.devstack import ROOT
 
 SERVICES = ("availability", "booking", "notifications")
 
@@ -64,7 +64,7 @@ def test_swagger_ui_is_served_offline(stack):
 
 
 def test_a_second_spa_dev_on_the_same_data_dir_refuses_to_start(stack):
-    result = subprocess.run([sys.executable, "-m", "services.common.cli", "dev"],
+    result = subprocess.run([sys.executable, "-m", "services.cli", "dev"],
                             env=stack.env, cwd=ROOT, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode != 0

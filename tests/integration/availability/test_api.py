@@ -6,8 +6,8 @@ import pytest
 
 from services.availability import queues
 from services.availability.bootstrap import bootstrap
-from tests.conftest import bearer
-from tests.integration.availability.conftest import DAY, hold_params
+from tests.helpers import bearer
+from tests.integration.availability.support import DAY, hold_params
 
 SEARCH = f"/v1/slots?treatment=ashiatsu&duration=60&from={DAY}&to={DAY}"
 

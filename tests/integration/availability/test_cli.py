@@ -6,7 +6,7 @@ import yaml
 from click.testing import CliRunner
 
 from services.availability.cli import catalog
-from tests.integration.availability.conftest import hold_params
+from tests.integration.availability.support import hold_params
 from tests.unit.availability.catalogs import LONDON_FILE, NEW_YORK_FILE
 
 

@@ -10,20 +10,21 @@ from datetime import datetime
 from services.availability import queues
 from services.availability.bootstrap import bootstrap
 from services.common.config import Settings
-from services.common.rpc import RpcError
+from services.common.errors import SpaError
 from services.common.service import Infra
-from tests.integration.availability.conftest import DAY, NOW, Clock, hold_params
+from tests.helpers import ManualClock
+from tests.integration.availability.support import DAY, NOW, hold_params
 
 RACERS = 64
 
 
 def race(settings: Settings, params: dict, barrier, results) -> None:
     """One racer: its own process, connections and context, like a second worker."""
-    hold = queues.methods(bootstrap(Infra.from_settings(settings), Clock(NOW)))["hold"]
+    hold = queues.methods(bootstrap(Infra.from_settings(settings), ManualClock(NOW)))["hold"]
     barrier.wait(timeout=60)
     try:
         results.put(hold(params))
-    except RpcError as error:
+    except SpaError as error:
         results.put(error.code)
 
 

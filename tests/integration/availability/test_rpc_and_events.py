@@ -7,11 +7,11 @@ import uuid
 
 import pytest
 
-from services.availability import handlers
+from services.availability.handlers import reservations
 from services.common import bus
-from services.common.rpc import RpcError
+from services.common.errors import HoldExpired, Invalid, NotFound
 from tests.helpers import wait_for
-from tests.integration.availability.conftest import DAY, hold_params, serving
+from tests.integration.availability.support import DAY, hold_params, serving
 
 
 def test_booking_can_hold_confirm_and_release_over_the_broker(ctx):
@@ -23,14 +23,14 @@ def test_booking_can_hold_confirm_and_release_over_the_broker(ctx):
     assert confirmed["status"] == "confirmed" and released["released"] is True
 
 
-def test_refusals_cross_the_broker_with_status_code_and_errors(ctx):
+def test_refusals_cross_the_broker_as_the_same_class_code_and_errors(ctx):
     with serving(ctx) as client:
-        with pytest.raises(RpcError) as missing:
+        with pytest.raises(NotFound) as missing:
             client.call("describe", {"studio": "camden", "treatment": "reiki"})
-        with pytest.raises(RpcError) as invalid:
+        with pytest.raises(Invalid) as invalid:
             client.call("hold", hold_params(duration=45))
         assert client.call("ping", {})["pong"] is True
-    assert (missing.value.status, missing.value.code) == (404, "not_found")
+    assert missing.value.code == "not_found" and "reiki" in missing.value.detail
     assert invalid.value.extra["errors"] == {"duration": ["ashiatsu lasts 60 or 90 minutes"]}
 
 
@@ -71,13 +71,13 @@ def test_the_sweeper_announces_expired_holds_once_and_keeps_them_expired(rpc, ct
     held = rpc["hold"](hold_params(ttl_s=60))
     kept = rpc["hold"](hold_params(start=f"{DAY}T14:00:00+00:00"))
     rpc["confirm"]({"hold_id": kept["hold_id"], "booking_id": "bk-kept"})
-    clock.now += 61
-    assert handlers.sweep_expired(ctx) == 1
-    assert handlers.sweep_expired(ctx) == 0
+    clock.advance(seconds=61)
+    assert reservations.sweep_expired(ctx) == 1
+    assert reservations.sweep_expired(ctx) == 0
     released = wait_for(lambda: [e for e in slot_events() if e["type"] == "slot.released"],
                         what="slot.released")
     assert [(e["payload"]["hold_id"], e["payload"]["reason"]) for e in released] == [
         (held["hold_id"], "expired")]
-    with pytest.raises(RpcError, match="expires_at"):
+    with pytest.raises(HoldExpired, match="expires_at"):
         rpc["confirm"]({"hold_id": held["hold_id"], "booking_id": "bk-late"})
 

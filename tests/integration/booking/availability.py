@@ -14,30 +14,22 @@ from services.availability.bootstrap import Context, bootstrap
 from services.availability.catalog_loader import load_city_if_empty
 from services.availability.domain import Reservation
 from services.common import bus
-from services.common.cli import ROOT
+from services.common.devstack import ROOT
 from services.common.rpc import RpcServer, rpc_queue
-from tests.helpers import running_worker
+from tests.helpers import ManualClock, running_worker
 
 LONDON = ROOT / "deploy" / "cities" / "london.yaml"
 
 
 @dataclass
-class Clock:
-    offset_s: float = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset_s
-
-
-@dataclass
 class RunningAvailability:
     ctx: Context
-    clock: Clock
+    clock: ManualClock
     stall_s: dict[str, float] = field(default_factory=dict)  # method -> delay before acting
 
     def reset(self) -> None:
         """A fresh city after the test database was flushed."""
-        self.clock.offset_s = 0.0
+        self.clock.reset()
         self.stall_s.clear()
         load_city_if_empty(self.ctx.infra, LONDON)
         with self.ctx.infra.connection() as connection:
@@ -61,7 +53,7 @@ class RunningAvailability:
 
 @contextmanager
 def serving(infra) -> Iterator[RunningAvailability]:
-    clock = Clock()
+    clock = ManualClock()
     running = RunningAvailability(bootstrap(infra, clock), clock)
     server = RpcServer("availability", running.methods())
     with infra.connection() as connection, running_worker(connection, rpc_servers=[server]):

@@ -3,7 +3,6 @@ and an availability peer that answers RPC over that broker."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import fields
 
 import pytest
@@ -12,19 +11,8 @@ from services.booking.app import create_app
 from services.booking.bootstrap import Context, bootstrap
 from services.common.config import Settings
 from services.common.service import Infra
-from tests.conftest import bearer
 from tests.integration.booking.availability import RunningAvailability, serving
-
-START = "2027-03-10T10:00:00+00:00"
-INTAKE = {"pregnant": False, "recent_surgery": False, "recent_injury": False,
-          "pressure": "medium"}
-CUSTOMER = {"name": "Ada Lovelace", "email": "ada@example.com", "phone": "+44 20 7946 0000"}
-
-
-def direct_booking(start: str = START, **changes) -> dict:
-    body = {"studio": "camden", "treatment": "ashiatsu", "duration": 60, "start": start,
-            "customer": CUSTOMER, "intake": INTAKE}
-    return {**body, **changes}
+from tests.integration.booking.support import Api
 
 
 @pytest.fixture(scope="package")
@@ -53,28 +41,6 @@ def app(settings):
                        if f.name != "extra"})
 
 
-class Api:
-    """The booking API as one API key sees it."""
-
-    def __init__(self, app, api_key: str):
-        self.client = app.test_client()
-        self.headers = bearer(api_key)
-
-    def get(self, path: str, **kwargs):
-        return self.client.get(path, headers=self.headers, **kwargs)
-
-    def post(self, path: str, json=None, headers: dict | None = None, **kwargs):
-        return self.client.post(path, json=json, headers={**self.headers, **(headers or {})},
-                                **kwargs)
-
-    def delete(self, path: str):
-        return self.client.delete(path, headers=self.headers)
-
-    def book(self, body: dict, key: str | None = None):
-        idempotency = {"Idempotency-Key": key or uuid.uuid4().hex}
-        return self.post("/v1/bookings", json=body, headers=idempotency)
-
-
 @pytest.fixture
 def admin(app, api_keys) -> Api:
     return Api(app, api_keys["admin"])
@@ -89,11 +55,3 @@ def partner(app, api_keys) -> Api:
 @pytest.fixture
 def other_partner(app, api_keys) -> Api:
     return Api(app, api_keys["other_partner"])
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.content_type == "application/problem+json"
-    body = response.get_json(force=True)
-    assert body["code"] == code
-    return body

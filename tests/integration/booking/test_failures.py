@@ -12,19 +12,14 @@ import pytest
 from services.booking import handlers
 from services.booking.app import create_app
 from services.booking.bootstrap import bootstrap
-from services.booking.domain import (
-    Customer,
-    Screening,
-    SlotRequest,
-    begin_reschedule,
-    new_booking,
-)
+from services.booking.commands import SlotRequest
+from services.booking.domain import Customer, Screening, begin_reschedule, new_booking
 from services.booking.store import Change
 from services.common import bus
 from services.common.redis import EmbeddedRedis, free_port
 from services.common.service import Infra
 from tests.helpers import wait_for
-from tests.integration.booking.conftest import INTAKE, START, Api, assert_problem, direct_booking
+from tests.integration.booking.support import INTAKE, START, Api, assert_problem, direct_booking
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from services.common.auth import KeyStore
-from tests.integration.booking.conftest import (
+from tests.integration.booking.support import (
     CUSTOMER,
     INTAKE,
     START,

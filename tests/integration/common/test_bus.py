@@ -12,8 +12,9 @@ from kombu.exceptions import OperationalError
 from marshmallow import ValidationError
 
 from services.common import bus
+from services.common.errors import BadRequest, SlotUnavailable, SpaError
 from services.common.redis import free_port
-from services.common.rpc import RpcClient, RpcError, RpcServer, RpcUnavailable
+from services.common.rpc import RpcClient, RpcServer, RpcTimeout
 from tests.helpers import running_worker, wait_for
 
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
@@ -225,28 +226,35 @@ def rpc_service():
     return f"rpctest{uuid.uuid4().hex[:8]}"
 
 
-def test_rpc_round_trip_returns_the_result_and_carries_domain_errors(broker_url, rpc_service):
+def test_rpc_round_trip_returns_the_result_and_raises_the_same_error_class(broker_url,
+                                                                          rpc_service):
     def refuse(params):
-        raise RpcError("slot_unavailable", "taken", 409, therapist=params["therapist"])
+        raise SlotUnavailable("taken", therapist=params["therapist"])
+
+    def crash(params):
+        raise RuntimeError("a bug")
 
     server = RpcServer(rpc_service, {"add": lambda p: {"sum": p["a"] + p["b"]},
-                                     "refuse": refuse})
+                                     "refuse": refuse, "crash": crash})
     with running(broker_url, rpc_servers=[server]), \
             bus.broker_connection(broker_url) as connection:
         client = RpcClient(connection, rpc_service, timeout_s=5)
         assert client.call("add", {"a": 2, "b": 3}) == {"sum": 5}
-        with pytest.raises(RpcError) as refused:
+        with pytest.raises(SlotUnavailable) as refused:
             client.call("refuse", {"therapist": "maya"})
-        with pytest.raises(RpcError) as unknown:
+        with pytest.raises(BadRequest) as unknown:
             client.call("nope", {})
-    assert refused.value.code == "slot_unavailable"
+        with pytest.raises(SpaError) as crashed:
+            client.call("crash", {})
+    assert (refused.value.code, refused.value.detail) == ("slot_unavailable", "taken")
     assert refused.value.extra == {"therapist": "maya"}
-    assert unknown.value.code == "unknown_method"
+    assert unknown.value.code == "bad_request"
+    assert crashed.value.code == "internal_error" and "a bug" not in crashed.value.detail
 
 
 def test_rpc_without_a_server_raises_unavailable_at_the_deadline(broker_url, rpc_service):
     with bus.broker_connection(broker_url) as connection:
         bus.declare(connection, [])
         client = RpcClient(connection, rpc_service, timeout_s=0.5)
-        with pytest.raises(RpcUnavailable):
+        with pytest.raises(RpcTimeout):
             client.call("add", {"a": 1, "b": 1})

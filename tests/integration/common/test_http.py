@@ -11,9 +11,10 @@ import pytest
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from services.common.auth import KeyStore, hash_key, require_admin
+from services.common.auth import KeyStore, current_principal, hash_key
 from services.common.service import Infra, base_app
-from tests.conftest import bearer
+from tests import helpers
+from tests.helpers import bearer
 
 
 class EchoBody(Schema):
@@ -33,7 +34,7 @@ def make_app(settings):
 
     @blp.get("/admin-only")
     def admin_only():
-        require_admin()
+        current_principal().require_admin()
         return {"ok": True}
 
     @blp.get("/boom")
@@ -55,10 +56,7 @@ def admin(api_keys):
 
 
 def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status
-    assert response.content_type == "application/problem+json"
-    body = response.get_json(force=True)
-    assert body["status"] == status and body["code"] == code
+    body = helpers.assert_problem(response, status, code)
     assert {"type", "title", "detail"} <= set(body)
     return body
 

@@ -6,7 +6,7 @@ import pytest
 
 from services.notifications.app import create_app
 from tests.helpers import wait_for
-from tests.integration.notifications.conftest import Api, publish
+from tests.integration.notifications.support import Api, publish
 from tests.unit.notifications.samples import booking_payload, envelope
 
 

@@ -12,7 +12,7 @@ from icalendar import Calendar
 from services.common.service import Infra
 from services.notifications.bootstrap import bootstrap
 from tests.helpers import wait_for
-from tests.integration.notifications.conftest import (
+from tests.integration.notifications.support import (
     notifications_worker,
     publish,
     wait_for_mail,
@@ -81,7 +81,7 @@ def test_a_reschedule_updates_the_event_with_the_next_sequence(ctx, worker, smtp
 
 def test_without_an_smtp_url_mail_lands_in_the_maildir(notifications_settings, clock):
     ctx = bootstrap(Infra.from_settings(replace(notifications_settings, smtp_url="")),
-                    now=clock)
+                    clock)
     payload = booking_payload(START)
     with notifications_worker(ctx):
         publish(ctx, envelope("booking.created", payload))
@@ -95,7 +95,7 @@ def test_without_an_smtp_url_mail_lands_in_the_maildir(notifications_settings, c
 def test_an_unreachable_mail_server_is_retried_then_failed(notifications_settings, clock,
                                                            api):
     dead = replace(notifications_settings, smtp_url="smtp://127.0.0.1:9")
-    ctx = bootstrap(Infra.from_settings(dead), now=clock)
+    ctx = bootstrap(Infra.from_settings(dead), clock)
     payload = booking_payload(START)
     with notifications_worker(ctx):
         publish(ctx, envelope("booking.created", payload))

@@ -9,7 +9,7 @@ import pytest
 
 from services.notifications import deliveries, handlers, queues
 from tests.helpers import wait_for
-from tests.integration.notifications.conftest import (
+from tests.integration.notifications.support import (
     mail_to,
     notifications_worker,
     publish,

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from tests.integration.notifications.conftest import notifications_worker, publish, wait_for_mail
+from tests.integration.notifications.support import notifications_worker, publish, wait_for_mail
 from tests.unit.notifications.samples import booking_payload, cancelled, envelope, rescheduled
 
 
 def booked_in(clock, hours: float, **kwargs) -> dict:
-    start = (clock() + timedelta(hours=hours)).replace(microsecond=0)
+    start = (clock.now() + timedelta(hours=hours)).replace(microsecond=0)
     return booking_payload(start, **kwargs)
 
 

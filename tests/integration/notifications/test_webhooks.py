@@ -15,7 +15,7 @@ from services.notifications import deliveries, handlers
 from services.notifications.bootstrap import bootstrap
 from services.notifications.webhooks import webhook_session
 from tests.helpers import WebhookReceiver, wait_for
-from tests.integration.notifications.conftest import notifications_worker, publish, receiving
+from tests.integration.notifications.support import notifications_worker, publish, receiving
 from tests.unit.notifications.samples import booking_payload, cancelled, envelope
 
 
@@ -125,7 +125,7 @@ def test_an_endpoint_that_now_points_into_our_network_is_not_called(
     rebinding), so the worker must not call it."""
     api.add_webhook(webhook_receiver.url)
     strict = bootstrap(Infra.from_settings(
-        replace(notifications_settings, webhook_allow_private=False)), now=clock)
+        replace(notifications_settings, webhook_allow_private=False)), clock)
     payload = booking_payload()
     with notifications_worker(strict):
         publish(strict, envelope("booking.created", payload))

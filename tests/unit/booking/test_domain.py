@@ -9,25 +9,31 @@ import pytest
 
 from services.booking import domain
 from services.booking.domain import (
-    Contraindicated,
     Customer,
+    Description,
     Hold,
     Intake,
-    IntakeRequired,
-    InvalidTransition,
     Named,
     Replay,
+    StudioFacts,
+    TreatmentFacts,
 )
+from services.common.errors import Contraindicated, IntakeRequired, InvalidTransition
 
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 START = datetime(2027, 3, 10, 10, 0, tzinfo=UTC)
-ASHIATSU = ["pregnancy", "recent_surgery", "recent_injury"]
-DESCRIBE = {
-    "studio": {"id": "camden", "name": "Triyoga Camden", "address": "Erskine Road",
-               "timezone": "Europe/London", "cancellation_window_h": 24},
-    "treatment": {"id": "ashiatsu", "name": "Ashiatsu", "preparation": ["hydrate"],
-                  "aftercare": ["drink water"], "no_food_before_min": 180},
-}
+ASHIATSU = ("pregnancy", "recent_surgery", "recent_injury")
+CAMDEN = StudioFacts("camden", "Triyoga Camden", "Erskine Road", "Europe/London", 24)
+DESCRIBED = Description(
+    CAMDEN,
+    TreatmentFacts("ashiatsu", "Ashiatsu", ASHIATSU, True, ("hydrate",), ("drink water",), 180),
+    (Named("relaxation-massage", "Relaxation massage"),))
+
+
+def described(contraindications=ASHIATSU, intake_required=True) -> Description:
+    treatment = TreatmentFacts("ashiatsu", "Ashiatsu", tuple(contraindications),
+                               intake_required)
+    return Description(CAMDEN, treatment, DESCRIBED.alternatives)
 
 
 def intake(**declared) -> Intake:
@@ -44,36 +50,41 @@ def hold(start: datetime = START, hold_id: str = "h1", therapist: str = "t1") ->
 
 def booking(status: str = "confirmed", start: datetime = START) -> domain.Booking:
     pending = domain.new_booking("b1", hold(start), Customer("Ada", "ada@example.com"),
-                                 domain.Screening(intake()), DESCRIBE, NOW)
+                                 domain.Screening(intake()), DESCRIBED, NOW)
     return replace(pending, status=status)
 
 
 class TestScreening:
-    def test_a_declared_contraindication_refuses_with_the_reasons(self):
+    def test_a_declared_contraindication_refuses_with_reasons_and_alternatives(self):
         with pytest.raises(Contraindicated) as refusal:
-            domain.screen(intake(pregnant=True, recent_injury=True), ASHIATSU, True)
-        assert refusal.value.reasons == ("pregnancy", "recent_injury")
+            domain.screen(intake(pregnant=True, recent_injury=True), DESCRIBED)
+        assert refusal.value.code == "contraindicated"
+        assert refusal.value.extra == {"reasons": ["pregnancy", "recent_injury"],
+                                       "alternatives": ["relaxation-massage"]}
+        assert refusal.value.detail == "Ashiatsu is not safe with: pregnancy, recent_injury"
 
     def test_a_clean_intake_is_kept_with_the_rule_version(self):
         declared = intake(pressure="firm", notes="sore shoulder")
-        screening = domain.screen(declared, ASHIATSU, True)
+        screening = domain.screen(declared, DESCRIBED)
         assert screening.declared == declared
         assert screening.rule_version == domain.RULE_VERSION
 
     def test_a_flag_the_treatment_does_not_mind_is_accepted(self):
-        assert domain.screen(intake(pregnant=True), ["recent_surgery"], False)
+        declared = intake(pregnant=True)
+        assert domain.screen(declared, described(["recent_surgery"], False)).declared == declared
 
-    @pytest.mark.parametrize("contraindications, required", [(ASHIATSU, False), ([], True)])
+    @pytest.mark.parametrize("contraindications, required", [(ASHIATSU, False), ((), True)])
     def test_no_intake_is_refused_when_the_treatment_needs_one(self, contraindications,
                                                                required):
-        with pytest.raises(IntakeRequired):
-            domain.screen(None, contraindications, required)
+        with pytest.raises(IntakeRequired, match="Ashiatsu needs the client's intake"):
+            domain.screen(None, described(contraindications, required))
 
     def test_no_intake_is_fine_for_a_treatment_without_contraindications(self):
-        assert domain.screen(None, [], False).declared is None
+        assert domain.screen(None, described((), False)).declared is None
 
     def test_a_catalog_name_without_an_intake_flag_cannot_refuse(self):
-        assert domain.screen(intake(pregnant=True), ["sunburn"], False)
+        declared = intake(pregnant=True)
+        assert domain.screen(declared, described(["sunburn"], False)).declared == declared
 
 
 class TestStateMachine:
@@ -115,9 +126,9 @@ class TestLateCancellation:
         assert domain.cancel(short, START - timedelta(hours=1)).late_cancellation
 
     def test_a_booking_without_a_studio_window_uses_24_hours(self):
-        describe = {**DESCRIBE, "studio": {**DESCRIBE["studio"], "cancellation_window_h": None}}
+        no_window = replace(DESCRIBED, studio=replace(CAMDEN, cancellation_window_h=None))
         made = domain.new_booking("b2", hold(), Customer("Ada", "a@x.org"),
-                                  domain.Screening(None), describe, NOW)
+                                  domain.Screening(None), no_window, NOW)
         assert made.cancellation_window_h == 24
 
 

@@ -1,58 +1,76 @@
-"""Booking events as booking publishes them (docs/internal-contracts.md), for tests."""
+"""Booking events for notifications' tests, made by booking's own code: its domain
+builds the booking and its schema writes the payload, exactly as booking publishes
+them. Only the facts a test varies (start, studio, email, fasting) are chosen here."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from services.booking import domain
+from services.booking.domain import (
+    Booking,
+    Customer,
+    Description,
+    Hold,
+    Intake,
+    Named,
+    Screening,
+    StudioFacts,
+    TreatmentFacts,
+)
+from services.booking.schemas import event_payload
 from services.common.bus import Envelope
 from services.notifications.domain import BookingEvent
 
-CAMDEN = {"id": "camden", "name": "Triyoga Camden",
-          "address": "57 Jamestown Road, London NW1 7DB", "timezone": "Europe/London"}
-ASHIATSU = {"id": "ashiatsu", "name": "Ashiatsu",
-            "preparation": ["Drink plenty of water beforehand",
-                            "Do not eat for about 3 hours before",
-                            "Wear gym clothes",
-                            "Decide your pressure preference and how much to undress"],
-            "aftercare": ["Drink plenty of water afterwards"], "no_food_before_min": 180}
+MADE_AT = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+CAMDEN = StudioFacts("camden", "Triyoga Camden", "57 Jamestown Road, London NW1 7DB",
+                     "Europe/London", 24)
+PREPARATION = ("Drink plenty of water beforehand", "Do not eat for about 3 hours before",
+               "Wear gym clothes", "Decide your pressure preference and how much to undress")
+AFTERCARE = ("Drink plenty of water afterwards",)
+INTAKE = Intake(pregnant=False, recent_surgery=False, recent_injury=False, pressure="medium")
+
+_made: dict[str, Booking] = {}  # the Booking behind each payload, for the next event
 
 
 def booking_payload(start: datetime | None = None, *, booking_id: str | None = None,
                     email: str | None = None, studio: str = "camden", sequence: int = 0,
                     no_food_before_min: int | None = 180, **extra) -> dict:
-    """A booking.* payload; by default ten days ahead, so no reminder falls due."""
+    """A booking.created payload; by default ten days ahead, so no reminder falls due."""
     start = start or datetime.now(UTC).replace(microsecond=0) + timedelta(days=10)
-    booking = {
-        "id": booking_id or f"bk_{uuid.uuid4().hex[:12]}", "status": "confirmed",
-        "studio": studio, "treatment": "ashiatsu", "duration": 60,
-        "start": start.isoformat(), "end": (start + timedelta(minutes=60)).isoformat(),
-        "therapist": "th_maya", "room": "room_bars",
-        "price": {"amount": "120.00", "currency": "GBP"},
-        "customer": {"name": "Ada Lovelace",
-                     "email": email or f"ada-{uuid.uuid4().hex[:8]}@example.com"},
-        "created_at": "2026-11-01T09:00:00+00:00", "updated_at": "2026-11-01T09:00:00+00:00",
-        "late_cancellation": False, "sequence": sequence}
-    treatment = {**ASHIATSU, "no_food_before_min": no_food_before_min}
-    context = {"studio": {**CAMDEN, "id": studio}, "treatment": treatment,
-               "therapist": {"id": "th_maya", "name": "Maya"},
-               "room": {"id": "room_bars", "name": "Bars room"}}
-    return {"booking": booking, "context": context, **extra}
+    treatment = TreatmentFacts("ashiatsu", "Ashiatsu", ("pregnancy",), True, PREPARATION,
+                               AFTERCARE, no_food_before_min)
+    described = Description(replace(CAMDEN, id=studio), treatment)
+    customer = Customer("Ada Lovelace", email or f"ada-{uuid.uuid4().hex[:8]}@example.com")
+    pending = domain.new_booking(booking_id or f"bk_{uuid.uuid4().hex[:12]}",
+                                 hold_at(start, studio), customer, Screening(INTAKE),
+                                 described, MADE_AT)
+    booking = replace(domain.transition(pending, "confirmed", MADE_AT), sequence=sequence)
+    _made[booking.id] = booking
+    return {**event_payload(booking), **extra}
+
+
+def hold_at(start: datetime, studio: str = "camden") -> Hold:
+    return Hold(f"h_{uuid.uuid4().hex[:8]}", studio, "ashiatsu", 60, start,
+                start + timedelta(minutes=60), Named("th_maya", "Maya"),
+                Named("room_bars", "Bars room"), {"amount": "120.00", "currency": "GBP"},
+                None)
 
 
 def rescheduled(payload: dict, start: datetime) -> dict:
     """The same booking moved to `start`, as booking.rescheduled carries it."""
-    old = payload["booking"]
-    booking = {**old, "start": start.isoformat(),
-               "end": (start + timedelta(minutes=60)).isoformat(),
-               "sequence": old["sequence"] + 1}
-    return {**payload, "booking": booking,
-            "previous": {"start": old["start"], "end": old["end"]}}
+    booking = _made[payload["booking"]["id"]]
+    marked = domain.begin_reschedule(booking, "h_next")
+    moved = domain.finish_reschedule(marked, hold_at(start, booking.studio), MADE_AT)
+    _made[moved.id] = moved
+    return event_payload(moved, previous=booking)
 
 
 def cancelled(payload: dict, reason: str = "") -> dict:
-    return {**payload, "booking": {**payload["booking"], "status": "cancelled"},
-            "reason": reason}
+    booking = _made[payload["booking"]["id"]]
+    return event_payload(domain.cancel(booking, MADE_AT, reason), reason=reason)
 
 
 def envelope(event_type: str, payload: dict) -> Envelope:

@@ -1,0 +1,47 @@
+"""What availability is asked to do, as data: each is loaded at an edge (HTTP query,
+RPC params, admin body) by schemas.py and handed to its handler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+
+@dataclass(frozen=True)
+class SearchSlots:
+    """Starts in [first, last] for dates (whole local days), [first, last) for instants."""
+
+    treatment: str
+    duration: int
+    first: date | datetime
+    last: date | datetime
+    studio: str | None = None  # None: every studio the caller sees
+    therapist: str | None = None
+
+
+@dataclass(frozen=True)
+class Describe:
+    studio: str
+    treatment: str
+
+
+@dataclass(frozen=True)
+class HoldSlot:
+    studio: str
+    treatment: str
+    duration: int
+    start: datetime
+    therapist: str | None = None
+    hold_id: str | None = None  # chosen by the caller: a retried hold is the same hold
+    ttl_s: int | None = None
+
+
+@dataclass(frozen=True)
+class Confirm:
+    hold_id: str
+    booking_id: str
+
+
+@dataclass(frozen=True)
+class Release:
+    hold_id: str

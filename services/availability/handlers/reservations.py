@@ -1,0 +1,180 @@
+"""The RPC booking calls (describe, hold, confirm, release), and the worker's sweep of
+expired holds. Holds and confirms are decided here and written by the ledger's Lua
+scripts (store.py), which refuse anything another caller took first."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from services.availability import engine
+from services.availability.bootstrap import Context
+from services.availability.commands import Confirm, Describe, HoldSlot, Release
+from services.availability.domain import (
+    Catalog,
+    Named,
+    Reservation,
+    Studio,
+    Treatment,
+    iso,
+)
+from services.common.bus import Envelope
+from services.common.errors import (
+    Conflict,
+    HoldExpired,
+    Invalid,
+    NotFound,
+    SlotUnavailable,
+    SpaError,
+)
+
+log = logging.getLogger(__name__)
+
+STALE_CATALOG_TRIES = 3  # an admin change between our read and our script: decide again
+
+
+@dataclass(frozen=True)
+class Description:
+    """What booking needs to screen a client and word its events and emails."""
+
+    studio: Studio
+    treatment: Treatment
+    alternatives: list[Treatment]
+
+
+@dataclass(frozen=True)
+class Held:
+    """A reservation with the names of its therapist and room (the hold's answer)."""
+
+    reservation: Reservation
+    therapist: Named
+    room: Named
+
+    @property
+    def expires_at(self) -> int | None:
+        return None if self.reservation.confirmed else self.reservation.expires_at
+
+
+def describe(ctx: Context, command: Describe) -> Description:
+    catalog = ctx.catalog()
+    studio, treatment = catalog.studio(command.studio), catalog.treatment(command.treatment)
+    return Description(studio, treatment, catalog.alternatives(studio.id, treatment))
+
+
+def hold(ctx: Context, command: HoldSlot) -> Held:
+    for _ in range(STALE_CATALOG_TRIES):
+        if (held := hold_by_current_catalog(ctx, command)) is not None:
+            return held
+    raise Conflict("the catalog kept changing meanwhile; try again")
+
+
+def hold_by_current_catalog(ctx: Context, command: HoldSlot) -> Held | None:
+    """The hold, or None when the catalog changed after it was read."""
+    version, catalog = ctx.versioned_catalog()
+    now = ctx.now()
+    studio, treatment = catalog.studio(command.studio), catalog.treatment(command.treatment)
+    duration = treatment.offered(command.duration)
+    if command.therapist:
+        catalog.therapist(command.therapist)
+    start = bookable_start(studio, treatment.busy_s(duration), command.start, now)
+    hold_id = command.hold_id or uuid.uuid4().hex
+    if retried := ctx.store.find(studio.id, hold_id):
+        return held_view(catalog, retried)
+    ledger = ctx.store.reservations({studio.id: (start, start + 1)})
+    pairs = engine.free_pairs(catalog, studio, treatment, duration, start, ledger, now,
+                              command.therapist)
+    expires_at = now + (command.ttl_s or ctx.infra.settings.hold_ttl_s)
+    wanted = Reservation(  # therapist and room: the pair that wins, below
+        hold_id=hold_id, studio=studio.id, treatment=treatment.id, duration=duration,
+        therapist="", room="", start=start, end=start + duration * 60,
+        busy_until=start + treatment.busy_s(duration), expires_at=expires_at,
+        price=treatment.price(duration))
+    taken = hold_first_free(ctx, wanted, pairs, now, version)
+    return held_view(catalog, taken) if taken else None
+
+
+def hold_first_free(ctx: Context, wanted: Reservation, pairs: list[engine.Pair], now: int,
+                    catalog_version: int) -> Reservation | None:
+    """Best pair first: another caller may take one between our read and our script.
+    None when the catalog changed since `catalog_version` chose the pairs."""
+    for pair in pairs:
+        status, held = ctx.store.hold(
+            replace(wanted, therapist=pair.therapist.id, room=pair.room.id), now,
+            catalog_version)
+        if status == "held":
+            publish(ctx, "slot.held", held, expires_at=iso(held.expires_at))
+        if status != "taken":  # held now, by a twin of this same call, or stale
+            return held
+    raise SlotUnavailable()
+
+
+def bookable_start(studio: Studio, busy_s: int, start: datetime, now: int) -> int:
+    instant = int(start.timestamp())
+    if problem := engine.start_problem(studio, busy_s, instant):
+        raise Invalid.field("start", problem)
+    if instant < now:
+        raise Invalid.field("start", "is in the past")
+    return instant
+
+
+def held_view(catalog: Catalog, r: Reservation) -> Held:
+    return Held(r, _named(catalog.therapists, r.therapist), _named(catalog.rooms, r.room))
+
+
+def _named(table: dict, ident: str) -> Named:
+    entry = table.get(ident)
+    return Named(ident, entry.name if entry else "")
+
+
+CONFIRM_REFUSALS: dict[str, tuple[type[SpaError], str]] = {
+    "not_found": (NotFound, "no such hold"),
+    "expired": (HoldExpired, "the hold passed its expires_at"),
+    "other_booking": (SlotUnavailable, "the hold is confirmed for another booking"),
+}
+
+
+def confirm(ctx: Context, command: Confirm) -> dict:
+    studio = ctx.store.studio_of(command.hold_id, ctx.catalog().studios)
+    if studio is None:
+        raise NotFound(f"no such hold: {command.hold_id}")
+    status, _ = ctx.store.confirm(studio, command.hold_id, command.booking_id, ctx.now())
+    if status in CONFIRM_REFUSALS:
+        refusal, detail = CONFIRM_REFUSALS[status]
+        raise refusal(detail, hold_id=command.hold_id)
+    return {"hold_id": command.hold_id, "booking_id": command.booking_id,
+            "status": "confirmed"}
+
+
+def release(ctx: Context, command: Release) -> dict:
+    studio = ctx.store.studio_of(command.hold_id, ctx.catalog().studios)
+    released = ctx.store.release(studio, command.hold_id, ctx.now()) if studio else None
+    if released:
+        publish(ctx, "slot.released", released, reason="released")
+    return {"hold_id": command.hold_id, "released": released is not None}
+
+
+def sweep_expired(ctx: Context) -> int:
+    """Take expired holds off the ledgers and say so (`slot.released`, reason "expired").
+    Tidiness and news only: searches and holds ignore expired holds by themselves."""
+    now, swept = ctx.now(), 0
+    for studio in ctx.catalog().studios:
+        for hold_id in ctx.store.expired_holds(studio, now):
+            if expired := ctx.store.release(studio, hold_id, now, expired_only=True):
+                publish(ctx, "slot.released", expired, reason="expired")
+                swept += 1
+    return swept
+
+
+def publish(ctx: Context, event_type: str, r: Reservation, **extra) -> None:
+    """Best effort: the ledger, not the event, is the truth, so a broker outage must not
+    undo a hold that is already written. Booking learns every outcome from the RPC."""
+    payload = {"hold_id": r.hold_id, "studio": r.studio, "therapist": r.therapist,
+               "room": r.room, "start": iso(r.start), "end": iso(r.end), **extra}
+    if r.booking_id:
+        payload["booking_id"] = r.booking_id
+    try:
+        ctx.infra.publisher.publish(Envelope(event_type, payload, "availability", ctx.city))
+    except Exception:  # noqa: BLE001 - see the docstring
+        log.exception("event not published", extra={"type": event_type, "hold": r.hold_id})

@@ -1,0 +1,31 @@
+"""The `spa` command: the composition root of the command line. It tells the
+generic commands (services/common/cli.py) which services exist, and adds each
+service's own commands."""
+
+from __future__ import annotations
+
+from services.availability import cli as availability_cli
+from services.availability import queues as availability_queues
+from services.availability.catalog_loader import load_city_if_empty
+from services.booking import queues as booking_queues
+from services.common.cli import cli
+from services.common.devstack import Composition
+from services.notifications import queues as notifications_queues
+
+SERVICES = ("availability", "booking", "notifications")
+COMPOSITION = Composition(
+    services=SERVICES,
+    queues=[*availability_queues.QUEUES, *booking_queues.QUEUES,
+            *notifications_queues.QUEUES],
+    load_city=load_city_if_empty,
+)
+
+cli.add_command(availability_cli.catalog)
+
+
+def main() -> None:
+    cli(obj=COMPOSITION)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""`spa dev`: the whole city on one machine, as `make run` starts it.
+
+Everything here is generic: which services exist, their queues and how to load a
+city come from the composition root (`services/cli.py`), so common knows no service.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import click
+from kombu import Queue
+
+from services.common import bus
+from services.common.auth import KeyStore, hash_key
+from services.common.config import Settings
+from services.common.redis import EmbeddedRedis
+from services.common.service import Infra
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Composition:
+    """What the generic commands need to know of the services (the entry point says)."""
+
+    services: tuple[str, ...]  # each has services.<name>.wsgi:app and services.<name>.worker
+    queues: Sequence[Queue]  # every queue of every service
+    load_city: Callable[[Infra, Path], list[str]]  # store the city if empty; its studio ids
+
+
+def default_city_file(settings: Settings) -> Path:
+    return ROOT / "deploy" / "cities" / f"{settings.city}.yaml"
+
+
+def prepare(infra: Infra, composition: Composition, city_file: Path) -> list[str]:
+    """Declare every queue (events wait even for a consumer never started), and load
+    the city when the store has none; returns the studio ids."""
+    with infra.connection() as connection:
+        bus.declare(connection, composition.queues)
+    return composition.load_city(infra, city_file)
+
+
+def run_dev(settings: Settings, composition: Composition, city_file: Path,
+            without: set[str]) -> int:
+    """Start Redis (embedded unless SPA_REDIS_URL is set), then every process."""
+    claim_data_dir(settings.data_dir)
+    embedded = None
+    if not os.environ.get("SPA_REDIS_URL"):
+        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        settings = replace(settings, redis_url=embedded.start())
+    try:
+        return _run_stack(settings, composition, city_file, without)
+    finally:
+        if embedded:
+            embedded.stop()
+        (settings.data_dir / "spa-dev.pid").unlink(missing_ok=True)
+
+
+def claim_data_dir(data_dir: Path) -> None:
+    """One `spa dev` per data dir: a second would fight the first for its Redis and ports."""
+    pidfile = data_dir / "spa-dev.pid"
+    try:
+        pid = int(pidfile.read_text())
+        argv = Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+        if pid != os.getpid() and "dev" in argv:
+            raise click.ClickException(
+                f"the stack is already running (pid {pid}); stop it with Ctrl-C first")
+    except (OSError, ValueError):
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    pidfile.write_text(str(os.getpid()))
+
+
+def _run_stack(settings: Settings, composition: Composition, city_file: Path,
+               without: set[str]) -> int:
+    from honcho.manager import Manager
+
+    infra = Infra.from_settings(settings)
+    studios = prepare(infra, composition, city_file)
+    dev_info = dev_keys(infra, settings, studios)
+    print_banner(settings, dev_info)
+    manager = Manager()
+    env = process_env(settings, composition.services)
+    for name, command in process_commands(settings, composition.services).items():
+        if name not in without:
+            manager.add_process(name, command, env=env, cwd=str(ROOT))
+    manager.loop()
+    return manager.returncode or 0
+
+
+def process_env(settings: Settings, services: Sequence[str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"SPA_REDIS_URL": settings.redis_url, "SPA_BROKER_URL": settings.broker,
+                "SPA_DATA_DIR": str(settings.data_dir.resolve()), "SPA_CITY": settings.city,
+                "PYTHONUNBUFFERED": "1"})
+    for name in services:
+        env[f"SPA_{name.upper()}_PORT"] = str(getattr(settings, f"{name}_port"))
+    env.setdefault("SPA_WEBHOOK_ALLOW_PRIVATE", "1")  # dev: loopback receivers are fine
+    return env
+
+
+def process_commands(settings: Settings, services: Sequence[str]) -> dict[str, str]:
+    """Name -> command line of every process of the stack: an app and a worker per
+    service, and the gateway."""
+    bin_dir = Path(sys.executable).parent
+    conf = ROOT / "deploy" / "gunicorn.conf.py"
+
+    def web(module: str, port: int) -> str:
+        return (f"{bin_dir}/gunicorn -c {conf} --bind 127.0.0.1:{port} "
+                f"services.{module}.wsgi:app")
+
+    processes = {f"{name}-web": web(name, getattr(settings, f"{name}_port"))
+                 for name in services}
+    processes |= {f"{name}-worker": f"{sys.executable} -m services.{name}.worker"
+                  for name in services}
+    processes["gateway"] = web("gateway", settings.gateway_port)
+    return processes
+
+
+def dev_keys(infra: Infra, settings: Settings, studios: list[str]) -> dict:
+    """Reuse the keys in .spa/dev.json while the store still knows them."""
+    path = settings.data_dir / "dev.json"
+    keys = KeyStore(infra.redis, settings.city)
+    old = json.loads(path.read_text()) if path.exists() else {}
+    partner_studios = studios[:1]
+
+    def reuse_or_create(field: str, name: str, role: str, scope: list[str]) -> str:
+        known = old.get(field) and infra.redis.hexists(keys.keys, hash_key(old[field]))
+        if known:
+            return old[field]
+        return keys.create(name, role, scope)
+
+    info = {
+        "base_url": f"http://127.0.0.1:{settings.gateway_port}",
+        "redis_url": settings.redis_url,
+        "admin_key": reuse_or_create("admin_key", "dev admin", "admin", []),
+        "partner_key": reuse_or_create("partner_key", "dev partner", "partner",
+                                       partner_studios),
+        "partner_studios": partner_studios,
+        "studios": studios,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(info, indent=2))
+    path.chmod(0o600)
+    return info
+
+
+def print_banner(settings: Settings, info: dict) -> None:
+    base = info["base_url"]
+    click.echo(f"""
+  Spa reservations ({settings.city}) is starting
+  base URL     {base}
+  API docs     {base}/docs
+  admin key    {info['admin_key']}
+  partner key  {info['partner_key']}  (studios: {', '.join(info['partner_studios'])})
+  Redis        {settings.redis_url}
+  written to   {settings.data_dir / 'dev.json'}   Ctrl-C stops everything.
+""")
