@@ -100,7 +100,7 @@ def envelope_from_body(body: dict | str | bytes) -> Envelope:
 
 class _RedisChannel(kombu_redis.Channel):
     """kombu builds a new redis-py client for every publish and ack, and redis-py fills
-    some 200 response callbacks into each one: about a tenth of a booking's CPU. One
+    some 200 response callbacks into each one, a large share of a booking's CPU. One
     client per channel, on the same connection pool, does the same work (a channel is
     used by one thread; the pool is thread-safe)."""
 

@@ -142,7 +142,7 @@ class RpcClient:
             self.server_queue(self.connection.default_channel).declare()
             self._producer = Producer(self.connection)
             # no_ack: a reply is worth nothing to anyone but this caller, now; acking
-            # would cost the broker's unacked bookkeeping (on Redis, 6 commands a reply).
+            # would cost the broker's unacked bookkeeping (on Redis, several commands a reply).
             self._consumer = Consumer(self.connection, queues=[self.reply_queue],
                                       callbacks=[self._on_reply], accept=["json"],
                                       no_ack=True)

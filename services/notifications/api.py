@@ -31,9 +31,9 @@ def ctx() -> Context:
 @blp.arguments(WebhookInSchema)
 @blp.response(201, NewWebhookSchema)
 @problems(blp, "validation_error")
-def create_webhook(body: dict):
+def create_webhook(command):
     """Register an endpoint; its secret is in this answer only."""
-    return handlers.register_webhook(ctx(), current_principal(), body["url"], body["events"])
+    return handlers.register_webhook(ctx(), current_principal(), command)
 
 
 @blp.get("/webhooks")

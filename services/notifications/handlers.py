@@ -9,6 +9,7 @@ from services.common.bus import Envelope
 from services.common.errors import Invalid, NotFound
 from services.notifications import deliveries, reminders
 from services.notifications.bootstrap import Context
+from services.notifications.commands import RegisterWebhook
 from services.notifications.deliveries import live_endpoints, scope_of
 from services.notifications.domain import (
     EMAIL_KINDS,
@@ -76,13 +77,12 @@ def notify(ctx: Context, event: BookingEvent) -> None:
 # webhook endpoints
 
 
-def register_webhook(ctx: Context, principal: Principal, url: str,
-                     events: list[str]) -> Endpoint:
+def register_webhook(ctx: Context, principal: Principal, command: RegisterWebhook) -> Endpoint:
     """A new endpoint owned by `principal`'s API key, for the studios that key sees."""
-    if reason := url_refusal(url, ctx.settings.webhook_allow_private):
+    if reason := url_refusal(command.url, ctx.settings.webhook_allow_private):
         raise Invalid.field("url", reason, "this URL may not receive webhooks")
     endpoint = Endpoint(
-        id=new_endpoint_id(), url=url, events=tuple(dict.fromkeys(events)),
+        id=new_endpoint_id(), url=command.url, events=command.events,
         owner=principal.key_id, secret=new_secret(), created_at=ctx.now().isoformat(),
         studios=scope_of(principal))
     ctx.store.add_endpoint(endpoint)

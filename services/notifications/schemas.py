@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, validate
 
+from services.notifications.commands import RegisterWebhook
 from services.notifications.domain import BOOKING_EVENTS, CHANNELS, STATUSES
 
 # HTTP
@@ -18,6 +19,10 @@ class WebhookInSchema(Schema):
                      validate=validate.Length(max=2000))
     events = fields.List(fields.String(validate=validate.OneOf(BOOKING_EVENTS)),
                          required=True, validate=validate.Length(min=1))
+
+    @post_load
+    def make(self, data: dict, **kwargs) -> RegisterWebhook:
+        return RegisterWebhook(data["url"], tuple(dict.fromkeys(data["events"])))
 
 
 class WebhookSchema(Schema):
