@@ -23,7 +23,7 @@ from services.availability.schemas import (
     TreatmentSchema,
 )
 from services.common.auth import current_principal
-from services.common.http import problems
+from services.common.http import operation, problems
 
 blp = Blueprint("availability", __name__, url_prefix="/v1", description="Availability")
 
@@ -42,6 +42,7 @@ def writes_need_an_admin():
 
 
 @blp.get("/studios")
+@operation(blp, "listStudios")
 @blp.response(200, StudioList)
 @problems(blp)
 def list_studios():
@@ -50,6 +51,7 @@ def list_studios():
 
 
 @blp.get("/treatments")
+@operation(blp, "listTreatments")
 @blp.response(200, TreatmentList)
 @problems(blp)
 def list_treatments():
@@ -58,6 +60,7 @@ def list_treatments():
 
 
 @blp.get("/slots")
+@operation(blp, "searchSlots")
 @blp.arguments(SlotQueryArgs(), location="query")  # one instance: the hot path
 @blp.alt_response(200, schema=SlotList, success=True, description="slots, sorted by start")
 @problems(blp, "not_found", "validation_error")
@@ -69,6 +72,7 @@ def search_slots(search):
 
 
 @blp.put("/studios/<studio_id>")
+@operation(blp, "putStudio")
 @blp.arguments(StudioBody)
 @blp.response(200, StudioSchema)
 @problems(blp, *ADMIN_CHANGE)
@@ -77,6 +81,7 @@ def put_studio(studio, studio_id: str):
 
 
 @blp.put("/rooms/<room_id>")
+@operation(blp, "putRoom")
 @blp.arguments(RoomBody)
 @blp.response(200, RoomSchema)
 @problems(blp, *ADMIN_CHANGE)
@@ -85,6 +90,7 @@ def put_room(room, room_id: str):
 
 
 @blp.put("/therapists/<therapist_id>")
+@operation(blp, "putTherapist")
 @blp.arguments(TherapistBody)
 @blp.response(200, TherapistSchema)
 @problems(blp, *ADMIN_CHANGE)
@@ -93,6 +99,7 @@ def put_therapist(therapist, therapist_id: str):
 
 
 @blp.put("/treatments/<treatment_id>")
+@operation(blp, "putTreatment")
 @blp.arguments(TreatmentBody)
 @blp.response(200, TreatmentSchema)
 @problems(blp, *ADMIN_CHANGE)
@@ -101,6 +108,7 @@ def put_treatment(treatment, treatment_id: str):
 
 
 @blp.post("/therapists/<therapist_id>/time-off")
+@operation(blp, "addTimeOff")
 @blp.arguments(AbsenceSchema)
 @blp.response(201, TherapistSchema)
 @problems(blp, *ADMIN_CHANGE)
@@ -109,6 +117,7 @@ def add_time_off(absence, therapist_id: str):
 
 
 @blp.post("/studios/<studio_id>/closures")
+@operation(blp, "addClosure")
 @blp.arguments(AbsenceSchema)
 @blp.response(201, StudioSchema)
 @problems(blp, *ADMIN_CHANGE)

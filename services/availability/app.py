@@ -7,6 +7,7 @@ from flask import Flask
 from services.availability import api, schemas
 from services.availability.bootstrap import bootstrap
 from services.common.config import load_settings
+from services.common.schemas import Amount
 from services.common.service import Infra, base_app
 
 
@@ -20,5 +21,6 @@ def create_app(config: dict | None = None) -> Flask:
     smorest.register_field(schemas.WeeklyHours, "object", None)
     smorest.register_field(schemas.Weekdays, "array", None)
     smorest.register_field(schemas.EpochInstant, "string", "date-time")
+    smorest.register_field(Amount, "string", "decimal")
     smorest.register_blueprint(api.blp)
     return app

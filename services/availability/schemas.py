@@ -26,7 +26,7 @@ from services.availability.domain import (
     Treatment,
     iso,
 )
-from services.common.schemas import MoneySchema, instant, within_years
+from services.common.schemas import Amount, MoneySchema, instant, within_years
 
 MAX_SEARCH_DAYS = 31
 IDENT = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$",
@@ -252,8 +252,7 @@ class TreatmentSchema(Schema):
     name = fields.String(required=True)
     durations_min = fields.List(fields.Integer(strict=True, validate=validate.Range(5, 480)),
                                 required=True, validate=validate.Length(min=1))
-    prices = fields.Dict(keys=fields.Integer(), values=fields.Decimal(
-        places=2, as_string=True, validate=validate.Range(0, min_inclusive=False)),
+    prices = fields.Dict(keys=fields.Integer(), values=Amount(),
         required=True, metadata={"description": "duration -> amount in the city currency"})
     requires = fields.Nested(RequiresSchema, required=True)
     buffer_min = fields.Integer(load_default=0, validate=validate.Range(0, 240))

@@ -22,10 +22,16 @@ from services.booking.schemas import (
 )
 from services.booking.store import Claim
 from services.common.auth import current_principal
-from services.common.http import problems
+from services.common.http import operation, problems
 
 blp = Blueprint("booking", __name__, url_prefix="/v1", description="Booking")
 
+BOOKING_ID = {"booking_id": "$response.body#/id"}
+BOOKING_LINKS = {"GetBooking": ("getBooking", BOOKING_ID),
+                 "CancelBooking": ("cancelBooking", BOOKING_ID),
+                 "RescheduleBooking": ("rescheduleBooking", BOOKING_ID),
+                 "CompleteBooking": ("completeBooking", BOOKING_ID),
+                 "NoShowBooking": ("noShowBooking", BOOKING_ID)}
 BOOKING_REFUSALS = ("not_found", "hold_expired", "slot_unavailable", "conflict",
                     "idempotency_conflict", "idempotency_in_progress", "validation_error",
                     "intake_required", "contraindicated", "dependency_unavailable")
@@ -36,6 +42,8 @@ def ctx() -> Context:
 
 
 @blp.post("/holds")
+@operation(blp, "createHold", 201,
+           DeleteHold=("deleteHold", {"hold_id": "$response.body#/id"}))
 @blp.arguments(SlotRequestSchema)
 @blp.response(201, HoldSchema)
 @problems(blp, "not_found", "slot_unavailable", "conflict", "validation_error",
@@ -46,6 +54,7 @@ def create_hold(wanted):
 
 
 @blp.delete("/holds/<hold_id>")
+@operation(blp, "deleteHold")
 @blp.response(204)
 @problems(blp, "not_found", "conflict")
 def delete_hold(hold_id: str):
@@ -55,6 +64,7 @@ def delete_hold(hold_id: str):
 
 
 @blp.post("/bookings")
+@operation(blp, "createBooking", 201, **BOOKING_LINKS)
 @blp.arguments(IdempotencyHeaderSchema(), location="headers", as_kwargs=True)
 @blp.arguments(BookingRequestSchema())  # instances: no per-request field copies
 @blp.response(201, BookingSchema)
@@ -69,6 +79,8 @@ def create_booking(wanted, key: str):
 
 
 @blp.get("/bookings")
+@operation(blp, "listBookings", 200,
+           GetBooking=("getBooking", {"booking_id": "$response.body#/items/0/id"}))
 @blp.arguments(BookingQuerySchema, location="query")
 @blp.response(200, BookingPageSchema)
 @problems(blp, "validation_error")
@@ -78,6 +90,7 @@ def list_bookings(query):
 
 
 @blp.get("/bookings/<booking_id>")
+@operation(blp, "getBooking")
 @blp.response(200, BookingSchema)
 @problems(blp, "not_found")
 def get_booking(booking_id: str):
@@ -85,6 +98,7 @@ def get_booking(booking_id: str):
 
 
 @blp.post("/bookings/<booking_id>/cancel")
+@operation(blp, "cancelBooking", 200, GetBooking=("getBooking", BOOKING_ID))
 @blp.arguments(CancelSchema)
 @blp.response(200, BookingSchema)
 @problems(blp, "not_found", "invalid_transition", "conflict", "validation_error")
@@ -95,6 +109,7 @@ def cancel_booking(body, booking_id: str):
 
 
 @blp.post("/bookings/<booking_id>/reschedule")
+@operation(blp, "rescheduleBooking", 200, **BOOKING_LINKS)
 @blp.arguments(RescheduleSchema)
 @blp.response(200, BookingSchema)
 @problems(blp, "not_found", "invalid_transition", "slot_unavailable", "conflict",
@@ -107,6 +122,7 @@ def reschedule_booking(body, booking_id: str):
 
 
 @blp.post("/bookings/<booking_id>/complete")
+@operation(blp, "completeBooking", 200, GetBooking=("getBooking", BOOKING_ID))
 @blp.response(200, BookingSchema)
 @problems(blp, "not_found", "invalid_transition", "conflict")
 def complete_booking(booking_id: str):
@@ -114,6 +130,7 @@ def complete_booking(booking_id: str):
 
 
 @blp.post("/bookings/<booking_id>/no-show")
+@operation(blp, "noShowBooking", 200, GetBooking=("getBooking", BOOKING_ID))
 @blp.response(200, BookingSchema)
 @problems(blp, "not_found", "invalid_transition", "conflict")
 def no_show_booking(booking_id: str):

@@ -23,14 +23,17 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import redis
 from kombu import Connection, Exchange, Producer, Queue
+from kombu.exceptions import OperationalError
 from kombu.mixins import ConsumerMixin
 from kombu.transport import redis as kombu_redis
 from marshmallow import Schema, ValidationError, fields, validate
@@ -118,12 +121,33 @@ class RedisTransport(kombu_redis.Transport):
     Channel = _RedisChannel
 
 
-def broker_connection(url: str) -> Connection:
-    """A kombu connection. On Redis, unacked messages of a dead consumer come back
-    after `visibility_timeout` seconds instead of kombu's default hour."""
-    transport = RedisTransport if url.startswith("redis://") else None
-    return Connection(url, transport=transport, transport_options={"visibility_timeout": 60},
-                      heartbeat=0)
+BROKER_TIMEOUT_S = 2.0
+
+
+def broker_connection(url: str, timeout_s: float = BROKER_TIMEOUT_S) -> Connection:
+    """A kombu connection that gives up on the broker after `timeout_s`: connecting is
+    tried once, and every read or write on a broker that accepts and then says nothing
+    times out, so a request never waits longer than it may (a worker reconnects on its
+    own schedule: `Worker.establish_connection`). On Redis, unacked messages of a dead
+    consumer come back after `visibility_timeout` seconds instead of kombu's hour, and
+    a half-open connection is noticed within seconds (`health_check_interval`)."""
+    options: dict = {"max_retries": 0}
+    if url.startswith("redis://"):
+        transport = RedisTransport
+        options |= {"visibility_timeout": 60, "socket_timeout": timeout_s,
+                    "socket_connect_timeout": timeout_s, "health_check_interval": 5}
+    else:
+        transport = None
+        options |= {"read_timeout": timeout_s, "write_timeout": timeout_s}
+    return Connection(url, transport=transport, transport_options=options,
+                      connect_timeout=timeout_s, heartbeat=0)
+
+
+def reconnect_delay(failures: int) -> float:
+    """Seconds before reconnect attempt `failures + 1`: doubling from 0.1 s, capped at
+    1 s, jittered so that workers do not all knock at once. A broker that comes back
+    is used again within about a second."""
+    return min(1.0, 0.1 * 2 ** failures) * random.uniform(0.5, 1.0)
 
 
 def event_queue(name: str, routing_keys: Iterable[str]) -> Queue:
@@ -340,6 +364,39 @@ class Worker(ConsumerMixin):
                      for c in self.event_consumers]
         consumers += [server.consumer(Consumer, channel) for server in self.rpc_servers]
         return consumers
+
+    def run(self, **kwargs) -> None:
+        """Consume until stopped. A lost broker or store connection is logged, and the
+        worker connects again (`establish_connection`): its unacked messages come back
+        to the queue, so nothing is lost, and a worker never dies of an outage."""
+        errors = (*self.connection.connection_errors, *self.connection.channel_errors,
+                  OperationalError, redis.exceptions.ConnectionError,
+                  redis.exceptions.TimeoutError, OSError)
+        while not self.should_stop:
+            try:
+                for _ in self.consume(limit=None, **kwargs):
+                    pass
+            except errors as error:
+                log.warning("connection lost; reconnecting", extra={
+                    "error": type(error).__name__})
+                time.sleep(reconnect_delay(0))
+
+    @contextmanager
+    def establish_connection(self):
+        """kombu's, with capped and jittered retries (`reconnect_delay`) instead of its
+        backoff that grows to 30 s."""
+        with self.create_connection() as connection:
+            failures = 0
+            while True:
+                try:
+                    connection.ensure_connection(max_retries=0)
+                    break
+                except (OperationalError, *connection.recoverable_connection_errors):
+                    if self.should_stop:
+                        raise
+                    time.sleep(reconnect_delay(failures))
+                    failures += 1
+            yield connection
 
     def on_consume_ready(self, connection, channel, consumers, **kwargs):
         self._producer = Producer(channel)

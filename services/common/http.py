@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from http import HTTPStatus
 from pathlib import Path
 
@@ -30,12 +31,17 @@ from marshmallow import Schema, ValidationError, fields
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from werkzeug.exceptions import HTTPException
 
-from services.common.errors import Invalid, SpaError, Unauthenticated, Unavailable
+from services.common.errors import BadRequest, Invalid, SpaError, Unauthenticated, Unavailable
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 MAX_BODY_BYTES = 64 * 1024
+# No request of ours nests deeper than a few levels; Python's JSON parser recurses
+# once per level and would hit the interpreter's limit (a 500) near 1,000.
+MAX_JSON_DEPTH = 32
+JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+JSON_BRACKET = re.compile(rb"[\[\]{}]")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 REQUESTS = Counter("spa_http_requests_total", "HTTP requests", ["service", "method", "status"])
@@ -111,6 +117,19 @@ def problems(blp, *codes: str):
         return view
 
     return decorate
+
+
+def operation(blp, operation_id: str, status: int = 200,
+              **links: tuple[str, dict[str, str]]):
+    """Name a route's operation (OpenAPI operationId) and, on its `status` answer, the
+    links a client, or a stateful fuzzer, follows to what takes what it returned:
+    `name=(operation id, {parameter: runtime expression})`."""
+    doc: dict = {"operationId": operation_id}
+    if links:
+        doc["responses"] = {status: {"links": {
+            name: {"operationId": target, "parameters": parameters}
+            for name, (target, parameters) in links.items()}}}
+    return blp.doc(**doc)
 
 
 def status_of(code: str) -> int:
@@ -223,8 +242,14 @@ def swagger_static() -> Blueprint:
     return bp
 
 
-def health_blueprint(service: str, checks: dict[str, Callable[[], object]]) -> Blueprint:
-    """/healthz (the process answers), /readyz (every dependency answers), /metrics."""
+READY_WITHIN_S = 0.3  # /readyz answers within this, whatever is down
+_readiness = ThreadPoolExecutor(max_workers=8, thread_name_prefix="readyz")
+
+
+def health_blueprint(service: str, checks: dict[str, Callable[[], object]],
+                     within_s: float = READY_WITHIN_S) -> Blueprint:
+    """/healthz (the process answers), /readyz (every dependency answers, checked in
+    parallel; one that has not answered within `within_s` is not ready), /metrics."""
     bp = Blueprint("health", __name__)
 
     @bp.get("/healthz")
@@ -233,8 +258,8 @@ def health_blueprint(service: str, checks: dict[str, Callable[[], object]]) -> B
 
     @bp.get("/readyz")
     def readyz():
-        failed = {name: reason for name, check in checks.items()
-                  if (reason := _check(check)) is not None}
+        failed = {name: reason for name, reason in run_checks(checks, within_s).items()
+                  if reason is not None}
         if failed:
             return problem("dependency_unavailable", "not ready", checks=failed)
         return jsonify(status="ready", service=service, checks=dict.fromkeys(checks, "ok"))
@@ -246,6 +271,16 @@ def health_blueprint(service: str, checks: dict[str, Callable[[], object]]) -> B
     return bp
 
 
+def run_checks(checks: dict[str, Callable[[], object]], within_s: float) -> dict:
+    """Name -> None when the check passed, else why not. A check still running at the
+    deadline is reported as not answering; its thread finishes on its own timeout."""
+    running = {name: _readiness.submit(_check, check) for name, check in checks.items()}
+    wait(running.values(), timeout=within_s)
+    return {name: future.result() if future.done()
+            else f"no answer within {within_s * 1000:.0f} ms"
+            for name, future in running.items()}
+
+
 def _check(check: Callable[[], object]) -> str | None:
     try:
         check()
@@ -254,14 +289,30 @@ def _check(check: Callable[[], object]) -> str | None:
     return None
 
 
+def nested_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a JSON text opens more than `limit` arrays or objects inside each other
+    (brackets inside strings do not count)."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False  # the common case, decided in C
+    depth = 0
+    for bracket in JSON_BRACKET.findall(JSON_STRING.sub(b'""', body)):
+        depth += 1 if bracket in b"[{" else -1
+        if depth > limit:
+            return True
+    return False
+
+
 def install_request_hooks(app: Flask, service: str) -> None:
-    """Request id in and out, a JSON access log line, Prometheus counters."""
+    """Request id in and out, a JSON access log line, Prometheus counters, and JSON
+    bodies no deeper than MAX_JSON_DEPTH."""
 
     @app.before_request
     def start_request():
         incoming = request.headers.get("X-Request-Id", "")
         g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
         g.started = time.perf_counter()
+        if request.is_json and nested_too_deep(request.get_data(cache=True)):
+            raise BadRequest(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
 
     @app.after_request
     def finish_request(response: Response):

@@ -16,11 +16,22 @@ import time
 from pathlib import Path
 
 import redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
+
+# A command retries a lost connection twice, within a fifth of a second, then fails:
+# a request answers 503 at once while Redis is down, and the next request after it
+# is back succeeds (redis-py's defaults back off for seconds).
+RETRY = Retry(ExponentialWithJitterBackoff(base=0.02, cap=0.1), retries=2)
+CONNECT_TIMEOUT_S = 1.0
+COMMAND_TIMEOUT_S = 10.0  # the slowest command we run is a catalog change's WATCH
 
 
-def connect(url: str) -> redis.Redis:
+def connect(url: str, timeout_s: float = COMMAND_TIMEOUT_S) -> redis.Redis:
     """A client that returns str, the one every store in this project uses."""
-    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30,
+                                retry=RETRY, socket_connect_timeout=CONNECT_TIMEOUT_S,
+                                socket_timeout=timeout_s)
 
 
 def key(city: str, service: str, *parts: str) -> str:

@@ -11,6 +11,7 @@ Deadlines are real time (not a service's Clock): two processes must agree on the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -20,6 +21,7 @@ import uuid
 from collections.abc import Callable
 
 from kombu import Connection, Consumer, Exchange, Producer, Queue
+from kombu.exceptions import OperationalError
 
 from services.common.errors import BadRequest, SpaError, Unavailable, from_wire
 
@@ -99,25 +101,27 @@ class RpcClient:
         self._producer: Producer | None = None
 
     def call(self, method: str, params: dict, timeout_s: float | None = None) -> dict:
-        timeout = timeout_s or self.timeout_s
+        """The method's result; its refusal raised as its class; RpcTimeout when the
+        broker or the server does not answer within the timeout, whatever failed."""
+        deadline = time.time() + (timeout_s or self.timeout_s)
         with self._lock:
             try:
-                return self._call(method, params, timeout)
-            except (OSError, *self.connection.connection_errors) as error:
+                return self._call(method, params, deadline)
+            except (OSError, OperationalError, *self.connection.connection_errors,
+                    *self.connection.channel_errors) as error:
                 self._reset()
-                raise RpcTimeout(f"broker unreachable: {error}") from error
+                raise RpcTimeout(f"broker unreachable ({type(error).__name__})") from error
 
-    def _call(self, method: str, params: dict, timeout: float) -> dict:
+    def _call(self, method: str, params: dict, deadline: float) -> dict:
         self._ensure_consumer()
         correlation_id = self._pending = uuid.uuid4().hex
         self._reply = None
-        deadline = time.time() + timeout
         # Straight to the server's queue through the default exchange: on Redis a
         # routed publish costs an extra round trip to read the exchange's bindings.
         self._producer.publish(
             {"method": method, "params": params}, exchange="", routing_key=self.routing_key,
             reply_to=self.reply_queue.name, correlation_id=correlation_id, serializer="json",
-            headers={"x-deadline": deadline}, expiration=timeout,
+            headers={"x-deadline": deadline}, expiration=max(deadline - time.time(), 0.001),
         )
         return self._unwrap(self._wait(deadline))
 
@@ -150,7 +154,8 @@ class RpcClient:
 
     def _reset(self) -> None:
         self._consumer = None
-        self.connection.close()
+        with contextlib.suppress(Exception):  # closing a dead connection may raise too
+            self.connection.close()
 
     @staticmethod
     def _unwrap(reply: dict) -> dict:

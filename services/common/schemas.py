@@ -25,6 +25,21 @@ def in_utc(data: dict, *names: str) -> dict:
     return {**data, **{n: data[n].astimezone(UTC) for n in names if data.get(n)}}
 
 
+def _positive(amount) -> None:
+    if amount <= 0:
+        raise ValidationError("must be more than 0")
+
+
+class Amount(fields.Decimal):
+    """A money amount in the city's currency: more than 0, two decimal places, written
+    as a decimal string ("120.00") so no float ever rounds it. Apps document it as a
+    string (`register_field(Amount, "string", "decimal")`)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(places=2, as_string=True, validate=_positive, allow_nan=False,
+                         **kwargs)
+
+
 class MoneySchema(Schema):
     amount = fields.String(metadata={"example": "120.00", "description": "a decimal string"})
     currency = fields.String(metadata={"example": "GBP"})

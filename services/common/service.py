@@ -46,8 +46,8 @@ class Infra:
     def from_settings(cls, settings: Settings) -> Infra:
         return cls(settings, connect(settings.redis_url), settings.broker)
 
-    def connection(self) -> Connection:
-        return bus.broker_connection(self.broker_url)
+    def connection(self, timeout_s: float = bus.BROKER_TIMEOUT_S) -> Connection:
+        return bus.broker_connection(self.broker_url, timeout_s)
 
     @property
     def publisher(self) -> bus.Publisher:
@@ -68,13 +68,14 @@ class Infra:
         and one client waits for one reply at a time."""
         clients = self._per_thread.__dict__.setdefault("rpc_clients", {})
         if service not in clients:
-            clients[service] = RpcClient(self.connection(), service,
-                                         self.settings.rpc_timeout_s)
+            timeout_s = self.settings.rpc_timeout_s  # connecting counts against it too
+            clients[service] = RpcClient(self.connection(min(timeout_s, bus.BROKER_TIMEOUT_S)),
+                                         service, timeout_s)
         return clients[service]
 
-    def check_broker(self) -> None:
-        with self.connection() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
+    def check_broker(self, timeout_s: float = 0.3) -> None:
+        with self.connection(timeout_s) as conn:
+            conn.ensure_connection(max_retries=0, timeout=timeout_s)
 
 
 def base_app(service: str, title: str, infra: Infra) -> tuple[Flask, SpaApi]:

@@ -75,7 +75,7 @@ def create_app(upstreams: dict[str, str] | None = None) -> Flask:
     upstreams = upstreams or upstreams_from_env()
     app = Flask("gateway")
     app.register_blueprint(health_blueprint("gateway", {
-        name: _ready_check(url) for name, url in upstreams.items()}))
+        name: _ready_check(url) for name, url in upstreams.items()}, within_s=0.45))
     app.register_blueprint(swagger_static())
 
     @app.get("/v1/openapi.json")
@@ -98,8 +98,9 @@ def create_app(upstreams: dict[str, str] | None = None) -> Flask:
 
 
 def _ready_check(url: str):
+    """Each service answers its /readyz within 0.3 s; the gateway asks all three at once."""
     def check():
-        _session().get(f"{url}/readyz", timeout=2).raise_for_status()
+        requests.get(f"{url}/readyz", timeout=0.4).raise_for_status()
     return check
 
 

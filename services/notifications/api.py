@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from services.common.auth import current_principal
-from services.common.http import problems
+from services.common.http import operation, problems
 from services.notifications import handlers
 from services.notifications.bootstrap import Context
 from services.notifications.schemas import (
@@ -28,6 +28,8 @@ def ctx() -> Context:
 
 
 @blp.post("/webhooks")
+@operation(blp, "createWebhook", 201,
+           DeleteWebhook=("deleteWebhook", {"endpoint_id": "$response.body#/id"}))
 @blp.arguments(WebhookInSchema)
 @blp.response(201, NewWebhookSchema)
 @problems(blp, "validation_error")
@@ -37,6 +39,7 @@ def create_webhook(command):
 
 
 @blp.get("/webhooks")
+@operation(blp, "listWebhooks")
 @blp.response(200, WebhookListSchema)
 @problems(blp)
 def list_webhooks():
@@ -45,6 +48,7 @@ def list_webhooks():
 
 
 @blp.delete("/webhooks/<endpoint_id>")
+@operation(blp, "deleteWebhook")
 @blp.response(204)
 @problems(blp, "not_found")
 def delete_webhook(endpoint_id: str):
@@ -52,6 +56,10 @@ def delete_webhook(endpoint_id: str):
 
 
 @blp.get("/notifications")
+@operation(blp, "listNotifications", 200,
+           GetNotification=("getNotification", {"delivery_id": "$response.body#/items/0/id"}),
+           RedeliverNotification=("redeliverNotification",
+                                  {"delivery_id": "$response.body#/items/0/id"}))
 @blp.arguments(NotificationQuerySchema, location="query", unknown=RAISE)
 @blp.response(200, NotificationListSchema)
 @problems(blp, "validation_error")
@@ -61,6 +69,7 @@ def list_notifications(query: dict):
 
 
 @blp.get("/notifications/<delivery_id>")
+@operation(blp, "getNotification")
 @blp.response(200, NotificationSchema)
 @problems(blp, "not_found")
 def get_notification(delivery_id: str):
@@ -68,6 +77,7 @@ def get_notification(delivery_id: str):
 
 
 @blp.post("/notifications/<delivery_id>/redeliver")
+@operation(blp, "redeliverNotification")
 @blp.response(202, NotificationSchema)
 @problems(blp, "not_found")
 def redeliver(delivery_id: str):

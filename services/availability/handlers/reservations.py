@@ -33,6 +33,7 @@ from services.common.errors import (
 log = logging.getLogger(__name__)
 
 STALE_CATALOG_TRIES = 3  # an admin change between our read and our script: decide again
+MAX_ADVANCE_DAYS = 365  # nothing is bookable further ahead than this
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,8 @@ def bookable_start(studio: Studio, busy_s: int, start: datetime, now: int) -> in
         raise Invalid.field("start", problem)
     if instant < now:
         raise Invalid.field("start", "is in the past")
+    if instant > now + MAX_ADVANCE_DAYS * 86400:
+        raise Invalid.field("start", f"is more than {MAX_ADVANCE_DAYS} days ahead")
     return instant
 
 

@@ -174,3 +174,10 @@ def test_the_hold_script_refuses_a_catalog_version_older_than_the_studios(rpc, c
                     end=reservation.end + 7200, busy_until=reservation.busy_until + 7200)
     assert ctx.store.hold(later, ctx.now(), old_version) == ("stale", None)
     assert ctx.store.hold(later, ctx.now(), old_version + 1)[0] == "held"
+
+
+def test_a_start_years_ahead_is_refused(rpc):
+    """2199-01-06 is a Tuesday on the grid, inside the hours: only its distance refuses it."""
+    far = refusal(rpc["hold"], hold_params(start="2199-01-06T10:00:00+00:00"))
+    assert far.code == "validation_error"
+    assert far.extra["errors"] == {"start": ["is more than 365 days ahead"]}

@@ -4,6 +4,8 @@ agree again."""
 
 from __future__ import annotations
 
+import socket
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -100,6 +102,47 @@ class TestAvailabilitySilent:
         wait_for(lambda: handlers.retry_releases(ctx) or len(availability.reservations()) == 1,
                  what="the late new hold to be released")
         assert availability.reservations()[0].booking_id == booking["id"]
+
+
+class TestBrokerUnreachable:
+    """Nobody answers on the broker's port (refused), or it accepts and never speaks
+    (hung): every request answers within the RPC timeout, 503 or, where the change is
+    already committed, its success."""
+
+    @pytest.fixture(params=["refused", "hung"])
+    def broker_down(self, request, impatient):
+        if request.param == "refused":
+            yield replace(impatient, broker_url="redis://127.0.0.1:1/0")
+            return
+        with socket.create_server(("127.0.0.1", 0)) as silent:
+            yield replace(impatient, broker_url=f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
+
+    def test_a_booking_is_a_503_within_the_rpc_timeout(self, broker_down, api_keys,
+                                                       redis_client):
+        partner = Api(app_for(broker_down), api_keys["partner"])
+        started = time.monotonic()
+        assert_problem(partner.book(direct_booking()), 503, "dependency_unavailable")
+        assert time.monotonic() - started < broker_down.rpc_timeout_s + 0.5
+        assert redis_client.keys("spa:london:booking:booking:*") == []
+
+    def test_a_committed_cancel_answers_200_and_the_worker_frees_the_time_later(
+            self, broker_down, partner, api_keys, availability):
+        booking = partner.book(direct_booking()).get_json()  # while the broker is up
+        cut_off = Api(app_for(broker_down), api_keys["partner"])
+        started = time.monotonic()
+        response = cut_off.post(f"/v1/bookings/{booking['id']}/cancel", json={})
+        assert time.monotonic() - started < broker_down.rpc_timeout_s + 0.5
+        assert response.status_code == 200 and response.get_json()["status"] == "cancelled"
+        assert len(availability.reservations()) == 1  # not yet released...
+        ctx = partner.client.application.extensions["spa"]  # ...until a worker can
+        ctx.store.saga_timeout_s = 0
+        ctx.store.queue_release(booking_hold(ctx, booking["id"]))
+        wait_for(lambda: handlers.retry_releases(ctx) or not availability.reservations(),
+                 what="the cancelled booking's time to be freed")
+
+
+def booking_hold(ctx, booking_id: str) -> str:
+    return ctx.store.get(booking_id).hold_id
 
 
 class TestDeadRequests:

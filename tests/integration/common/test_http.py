@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import time
 from dataclasses import replace
 
 import pytest
@@ -82,6 +84,20 @@ def test_malformed_json_is_a_400_problem(client, admin):
     assert_problem(response, 400, "bad_request")
 
 
+@pytest.mark.parametrize("opening", ["[", '{"a":'])
+def test_deeply_nested_json_is_a_400_problem_not_a_crash(client, admin, opening):
+    closing = "]" if opening == "[" else "}"
+    body = opening * 10_000 + closing * 10_000  # about 20 KB: under the size limit
+    response = client.post("/v1/echo", data=body, headers=admin,
+                           content_type="application/json")
+    assert "nests deeper than 32" in assert_problem(response, 400, "bad_request")["detail"]
+
+
+def test_json_nested_within_the_limit_and_brackets_in_strings_are_fine(client, admin):
+    body = {"name": "[" * 100 + "{" * 100, "email": "a@b.co"}
+    assert client.post("/v1/echo", json=body, headers=admin).status_code == 200
+
+
 def test_invalid_fields_are_a_422_with_the_field_errors(client, admin):
     response = client.post("/v1/echo", json={"email": "not-an-email", "count": "many"},
                            headers=admin)
@@ -143,6 +159,32 @@ def test_not_ready_when_the_broker_is_unreachable(settings):
     app = make_app(replace(settings, broker_url="amqp://guest:guest@127.0.0.1:1//"))
     body = assert_problem(app.test_client().get("/readyz"), 503, "dependency_unavailable")
     assert "broker" in body["checks"]
+
+
+@pytest.fixture
+def black_hole():
+    """A port that accepts TCP connections and never says a word: a hung dependency."""
+    with socket.create_server(("127.0.0.1", 0), backlog=64) as listener:
+        yield listener.getsockname()[1]
+
+
+@pytest.mark.parametrize("down", ["redis refused", "broker refused", "redis hangs",
+                                  "broker hangs", "both hang"])
+def test_readiness_answers_within_half_a_second_whatever_is_down(settings, black_hole,
+                                                                  down):
+    hung, refused = f"127.0.0.1:{black_hole}", "127.0.0.1:1"
+    redis_at = hung if "redis hangs" in down or down == "both hang" else refused
+    broker_at = hung if "broker hangs" in down or down == "both hang" else refused
+    urls = {"redis_url": f"redis://{redis_at}/0" if "redis" in down or "both" in down
+            else settings.redis_url,
+            "broker_url": f"redis://{broker_at}/0" if "broker" in down or "both" in down
+            else settings.redis_url}
+    client = make_app(replace(settings, **urls)).test_client()
+    started = time.monotonic()
+    body = assert_problem(client.get("/readyz"), 503, "dependency_unavailable")
+    assert time.monotonic() - started < 0.5
+    assert set(body["checks"]) == ({"redis", "broker"} if "both" in down
+                                   else {down.split()[0]})
 
 
 def test_a_request_while_redis_is_down_is_a_503_problem(settings, api_keys):
