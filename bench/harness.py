@@ -138,6 +138,7 @@ class BenchEnv:
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("SPA_")},
                     "SPA_REDIS_URL": url, "SPA_DATA_DIR": str(self.workdir / "spa"),
                     "SPA_LOG_LEVEL": "WARNING", "SPA_RATE_LIMIT_PER_MINUTE": "100000000",
+                    "SPA_ADDRESS_RATE_LIMIT_PER_MINUTE": "100000000",
                     "SPA_WEBHOOK_ALLOW_PRIVATE": "1"}
         self.admin_key = KeyStore(connect(url), "london").create("bench", "admin")
         return self

@@ -6,13 +6,15 @@ from flask import Flask
 
 from services.booking import api
 from services.booking.bootstrap import bootstrap
+from services.common.clock import Clock
 from services.common.config import load_settings
 from services.common.service import Infra, base_app
 
 
-def create_app(config: dict | None = None) -> Flask:
+def create_app(config: dict | None = None, clock: Clock | None = None) -> Flask:
     infra = Infra.from_settings(load_settings().with_overrides(config))
-    app, smorest = base_app("booking", "Spa booking API", infra)
-    app.extensions["spa"] = bootstrap(infra)
+    context = bootstrap(infra, clock)
+    app, smorest = base_app("booking", "Spa booking API", infra, context.clock)
+    app.extensions["spa"] = context
     smorest.register_blueprint(api.blp)
     return app

@@ -3,23 +3,54 @@ so a fast hash is safe (no dictionary to guess from) and keeps every request che
 
 Roles: `admin` (the whole city) and `partner` (a list of studio ids). Out-of-scope
 ids answer 404 (never 403), so a partner cannot probe which ids exist.
+
+Rate limits are token buckets (a burst of at most the per-minute budget, refilled
+evenly over the minute, so no window boundary lets twice the budget through): one
+per known key, and one per client address for requests without a valid key, so
+guessing keys is throttled and writes one bucket per address, never one per guess.
+The key lookup and the bucket cost one script: one round trip before every request.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import secrets
-import time
 from dataclasses import dataclass, field
 
 import redis
 from flask import Flask, g, request
 
+from services.common.clock import Clock
 from services.common.errors import Forbidden, NotFound, RateLimited, Unauthenticated
 from services.common.redis import key
 
 ROLES = ("admin", "partner")
+
+# KEYS[1] the keys hash, KEYS[2] the key's bucket, KEYS[3] the client address's bucket
+# ARGV[1] the key id  ARGV[2] now (ms)  ARGV[3] per-minute budget of a key
+# ARGV[4] per-minute budget of an address without a valid key
+# Returns {the key's record or nil, seconds to wait (0: go ahead)}.
+AUTHENTICATE = """
+local record = redis.call('HGET', KEYS[1], ARGV[1])
+local bucket, budget = KEYS[3], tonumber(ARGV[4])
+if record then bucket, budget = KEYS[2], tonumber(ARGV[3]) end
+local now = tonumber(ARGV[2])
+local state = redis.call('HMGET', bucket, 'tokens', 'at')
+local tokens = tonumber(state[1]) or budget
+local at = tonumber(state[2]) or now
+tokens = math.min(budget, tokens + (now - at) * budget / 60000)
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+else
+  wait = math.ceil((1 - tokens) * 60 / budget)
+end
+redis.call('HSET', bucket, 'tokens', tostring(tokens), 'at', now)
+redis.call('PEXPIRE', bucket, 60000)
+return {record, wait}
+"""
 PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/docs", "/v1/openapi.json")
 
 
@@ -51,11 +82,21 @@ def hash_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Requests per minute: of one API key, and of one client address without one."""
+
+    per_key: int = 600
+    per_address: int = 60
+
+
 class KeyStore:
-    def __init__(self, store: redis.Redis, city: str):
+    def __init__(self, store: redis.Redis, city: str, clock: Clock | None = None):
         self.store = store
         self.keys = key(city, "auth", "keys")
         self.city = city
+        self.clock = clock or Clock()
+        self._authenticate = store.register_script(AUTHENTICATE)
 
     def create(self, name: str, role: str, studios: list[str] | None = None) -> str:
         if role not in ROLES:
@@ -79,17 +120,31 @@ class KeyStore:
     def revoke(self, api_key: str) -> bool:
         return bool(self.store.hdel(self.keys, hash_key(api_key)))
 
-    def authenticate(self, api_key: str, per_minute: int) -> tuple[Principal | None, int]:
-        """The key's principal and the seconds to wait when it used up this minute's
-        budget (else 0), in one round trip: it runs before every request."""
-        window = int(time.time() // 60)
-        key_id = hash_key(api_key)
-        counter = key(self.city, "auth", "rate", key_id[:24], str(window))
-        pipe = self.store.pipeline(transaction=False)
-        raw, used, _ = pipe.hget(self.keys, key_id).incr(counter).expire(
-            counter, 120).execute()
-        wait = 60 - int(time.time() % 60) if used > per_minute else 0
-        return _principal(raw, key_id), wait
+    def authenticate(self, api_key: str, address: str,
+                     limits: Limits) -> tuple[Principal | None, int]:
+        """The key's principal (None for no key or an unknown one), and the seconds to
+        wait when its bucket, or the address's for a caller without a valid key, is
+        empty (else 0)."""
+        key_id = hash_key(api_key) if api_key else ""
+        buckets = [key(self.city, "auth", "rate", "key", key_id[:24]),
+                   key(self.city, "auth", "rate", "address", address_bucket(address))]
+        raw, wait = self._authenticate(
+            keys=[self.keys, *buckets],
+            args=[key_id, int(self.clock.epoch() * 1000), limits.per_key,
+                  limits.per_address])
+        return _principal(raw, key_id), int(wait)
+
+
+def address_bucket(address: str) -> str:
+    """The bucket of a client address: its IPv4 address, or its IPv6 /64 (one host
+    holds a whole /64, so per address would be one bucket per guess)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "unknown"
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address)
+    return str(ip)
 
 
 def _principal(raw: str | None, key_id: str) -> Principal | None:
@@ -99,19 +154,19 @@ def _principal(raw: str | None, key_id: str) -> Principal | None:
     return Principal(record["name"], record["role"], frozenset(record["studios"]), key_id)
 
 
-def install_auth(app: Flask, keys: KeyStore, per_minute: int) -> None:
-    """Every route but the public ones needs a known key."""
+def install_auth(app: Flask, keys: KeyStore, limits: Limits) -> None:
+    """Every route but the public ones needs a known key, within its rate limit."""
 
     @app.before_request
     def authenticate():
         if request.path.startswith(PUBLIC_PATHS) or not request.path.startswith("/v1/"):
             return
-        api_key = _bearer_token()
-        principal, wait = keys.authenticate(api_key, per_minute) if api_key else (None, 0)
-        if principal is None:
-            raise Unauthenticated()
+        principal, wait = keys.authenticate(_bearer_token(), request.remote_addr or "",
+                                            limits)
         if wait:
             raise RateLimited(wait)
+        if principal is None:
+            raise Unauthenticated()
         g.principal = principal
 
 

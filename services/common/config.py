@@ -36,6 +36,7 @@ class Settings:
     bus_retry_delays_s: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
     dedupe_ttl_s: int = 7 * 24 * 3600
     rate_limit_per_minute: int = 600
+    address_rate_limit_per_minute: int = 60
     webhook_retry_delays_s: tuple[float, ...] = (5.0, 30.0, 120.0, 600.0, 3600.0)
     webhook_timeout_s: float = 10.0
     webhook_allow_private: bool = False
@@ -75,6 +76,8 @@ def load_settings() -> Settings:
         bus_retry_delays_s=_floats(_env("SPA_BUS_RETRY_DELAYS_S", "1,5,30,120")),
         dedupe_ttl_s=int(_env("SPA_DEDUPE_TTL_S", str(d.dedupe_ttl_s))),
         rate_limit_per_minute=int(_env("SPA_RATE_LIMIT_PER_MINUTE", str(d.rate_limit_per_minute))),
+        address_rate_limit_per_minute=int(_env("SPA_ADDRESS_RATE_LIMIT_PER_MINUTE",
+                                               str(d.address_rate_limit_per_minute))),
         webhook_retry_delays_s=_floats(_env("SPA_WEBHOOK_RETRY_DELAYS_S", "5,30,120,600,3600")),
         webhook_timeout_s=float(_env("SPA_WEBHOOK_TIMEOUT_S", str(d.webhook_timeout_s))),
         webhook_allow_private=_env("SPA_WEBHOOK_ALLOW_PRIVATE", "0") in ("1", "true", "yes"),

@@ -57,6 +57,7 @@ STATUS_OF_CODE = {
     "not_found": 404,
     "method_not_allowed": 405,
     "not_acceptable": 406,
+    "request_timeout": 408,
     "conflict": 409,
     "slot_unavailable": 409,
     "hold_expired": 409,
@@ -65,20 +66,23 @@ STATUS_OF_CODE = {
     "idempotency_conflict": 409,
     "idempotency_in_progress": 409,
     "payload_too_large": 413,
+    "uri_too_long": 414,
     "unsupported_media_type": 415,
     "validation_error": 422,
     "intake_required": 422,
     "contraindicated": 422,
     "rate_limited": 429,
+    "headers_too_large": 431,
     "internal_error": 500,
     "dependency_unavailable": 503,
 }
 # Errors werkzeug raises before our code runs, by status: the code each answers with.
 CODE_OF_HTTP_STATUS = {400: "bad_request", 401: "unauthenticated", 403: "forbidden",
                        404: "not_found", 405: "method_not_allowed", 406: "not_acceptable",
-                       409: "conflict", 413: "payload_too_large",
-                       415: "unsupported_media_type", 422: "validation_error",
-                       429: "rate_limited", 503: "dependency_unavailable"}
+                       408: "request_timeout", 409: "conflict", 413: "payload_too_large",
+                       414: "uri_too_long", 415: "unsupported_media_type",
+                       422: "validation_error", 429: "rate_limited",
+                       431: "headers_too_large", 503: "dependency_unavailable"}
 
 
 class ProblemSchema(Schema):
@@ -136,15 +140,30 @@ def status_of(code: str) -> int:
     return STATUS_OF_CODE.get(code, 500)
 
 
-def problem(code: str, detail: str, headers: dict | None = None, **extra) -> Response:
-    """An RFC 9457 problem+json response for `code`."""
+def problem_body(code: str, detail: str, **extra) -> dict:
     status = status_of(code)
-    body = {"type": f"https://spa.example/problems/{code}",
+    return {"type": f"https://spa.example/problems/{code}",
             "title": HTTPStatus(status).phrase, "status": status, "detail": detail,
             "code": code, **extra}
-    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+
+
+def problem(code: str, detail: str, headers: dict | None = None, **extra) -> Response:
+    """An RFC 9457 problem+json response for `code`."""
+    body = problem_body(code, detail, **extra)
+    response = Response(json.dumps(body), status=body["status"], mimetype=PROBLEM_JSON)
     response.headers.update(headers or {})
     return response
+
+
+def raw_problem(code: str, detail: str) -> bytes:
+    """A whole HTTP/1.1 answer carrying problem+json, for what is refused before any
+    app runs (services/common/gunicorn_worker.py); the connection closes after it."""
+    body = json.dumps(problem_body(code, detail)).encode()
+    status = status_of(code)
+    head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+            f"Content-Type: {PROBLEM_JSON}\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n")
+    return head.encode() + body
 
 
 def error_response(error: SpaError) -> Response:

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 import redis
 from flask import Flask
 from kombu import Connection
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.common import bus
-from services.common.auth import KeyStore, install_auth
+from services.common.auth import KeyStore, Limits, install_auth
+from services.common.clock import Clock
 from services.common.config import Settings
 from services.common.http import (
     SpaApi,
@@ -78,15 +80,20 @@ class Infra:
             conn.ensure_connection(max_retries=0, timeout=timeout_s)
 
 
-def base_app(service: str, title: str, infra: Infra) -> tuple[Flask, SpaApi]:
-    """An app with problem+json errors, request ids, auth, health routes and /docs."""
+def base_app(service: str, title: str, infra: Infra,
+             clock: Clock | None = None) -> tuple[Flask, SpaApi]:
+    """An app with problem+json errors, request ids, auth, health routes and /docs.
+    Behind the gateway: the client's address is the one the gateway adds to
+    X-Forwarded-For (one proxy is trusted, so a client cannot claim another)."""
     settings = infra.settings
     configure_logging(settings.log_level)
     app = Flask(service)
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)
     app.config.update(api_config(title))
     app.config["SPA_SETTINGS"] = settings
     install_request_hooks(app, service)
-    install_auth(app, KeyStore(infra.redis, settings.city), settings.rate_limit_per_minute)
+    limits = Limits(settings.rate_limit_per_minute, settings.address_rate_limit_per_minute)
+    install_auth(app, KeyStore(infra.redis, settings.city, clock), limits)
     api = SpaApi(app)
     install_error_handlers(app)
     app.register_blueprint(health_blueprint(service, {"redis": infra.redis.ping,

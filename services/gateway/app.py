@@ -106,6 +106,10 @@ def _ready_check(url: str):
 
 def _forward(url: str) -> Response:
     headers = {k: v for k, v in request.headers if k.lower() not in HOP_BY_HOP | {"host"}}
+    # The client's address, for the services' per-address rate limit (they trust one
+    # proxy: the last address in this list).
+    forwarded = request.headers.get("X-Forwarded-For")
+    headers["X-Forwarded-For"] = ", ".join(filter(None, (forwarded, request.remote_addr)))
     try:
         upstream = _session().request(
             request.method, url, params=request.query_string, headers=headers,

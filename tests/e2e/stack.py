@@ -7,8 +7,11 @@ import json
 import os
 import signal
 import subprocess
+import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -19,6 +22,33 @@ from services.common.redis import connect, free_port
 from tests.helpers import wait_for
 
 STARTED_BY_TESTS = ("notifications-worker",)
+
+
+LONDON = ZoneInfo("Europe/London")
+
+
+class Days:
+    """Future days at the London studios, each handed to one caller: tests that book
+    never share a day's ledger. They lie from the day after tomorrow (clear of any
+    minimum notice) to within the city's booking horizon."""
+
+    def __init__(self, first: int = 2, last: int = 58):
+        today = datetime.now(LONDON).date()
+        self.free = [today + timedelta(days=n) for n in range(first, last + 1)]
+        self.lock = threading.Lock()
+
+    def take(self, weekday: int | None = None) -> str:
+        """A day of its own (on `weekday`, 0 = Monday, when given), as YYYY-MM-DD."""
+        with self.lock:
+            day = next(d for d in self.free if weekday in (None, d.weekday()))
+            self.free.remove(day)
+        return day.isoformat()
+
+
+def london_instant(day: str, clock: str) -> str:
+    """The UTC instant of a London wall-clock time, as the API writes it."""
+    local = datetime.fromisoformat(f"{day}T{clock}").replace(tzinfo=LONDON)
+    return local.astimezone(UTC).isoformat()
 
 
 @dataclass
@@ -33,6 +63,10 @@ class Stack:
     smtp: object
     launcher: subprocess.Popen
     workers: dict[str, subprocess.Popen] = field(default_factory=dict)
+    days: Days = field(default_factory=Days)
+
+    def day(self, weekday: int | None = None) -> str:
+        return self.days.take(weekday)
 
     def request(self, method: str, path: str, key: str | None = "admin", **kwargs):
         headers = kwargs.pop("headers", {})
@@ -85,6 +119,7 @@ def stack_env(data_dir: Path, smtp_url: str) -> dict[str, str]:
         "SPA_NOTIFICATIONS_PORT": str(free_port()),
         "SPA_BUS_RETRY_DELAYS_S": "0.2,0.4", "SPA_WEBHOOK_RETRY_DELAYS_S": "0.2,0.4",
         "SPA_WEBHOOK_ALLOW_PRIVATE": "1", "SPA_RATE_LIMIT_PER_MINUTE": "100000",
+        "SPA_ADDRESS_RATE_LIMIT_PER_MINUTE": "100000",
         "SPA_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
     })
     return env

@@ -2,8 +2,8 @@
 hold, book, cancel; screening; retries; scope; and no double booking under a burst,
 even when the booking process is killed in the middle of it.
 
-Each test books on a day of its own in 2028 (other tests pick random days up to
-ten months ahead), so the shared stack's ledger never mixes them up."""
+Each test books on a day of its own (`stack.day()`), so the shared stack's ledger
+never mixes them up."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 import requests
@@ -25,7 +25,7 @@ from services.cli import SERVICES
 from services.common.auth import KeyStore
 from services.common.devstack import ROOT, process_commands
 from services.common.redis import free_port
-from tests.e2e.stack import load_settings_from
+from tests.e2e.stack import load_settings_from, london_instant
 from tests.helpers import wait_for
 
 CUSTOMER = {"name": "Ada Lovelace", "email": "ada@example.com"}
@@ -56,22 +56,24 @@ def book(stack, body: dict, key: str | None = None, api_key: str = "partner"):
 
 
 def bookings_on(stack, day: str, **params) -> list[dict]:
+    next_day = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
     response = stack.get("/v1/bookings", params={
-        "from": f"{day}T00:00:00Z", "to": f"{day}T23:59:59Z", "limit": 100, **params})
+        "from": london_instant(day, "00:00"), "to": london_instant(next_day, "00:00"),
+        "limit": 100, **params})
     assert response.status_code == 200, response.text
     return response.json()["items"]
 
 
 def live_reservations(stack, day: str) -> list:
     """Availability's ledger for the day: what really blocks therapists and rooms."""
-    start = int(datetime.fromisoformat(f"{day}T00:00:00+00:00").timestamp())
+    start = int(datetime.fromisoformat(london_instant(day, "00:00")).timestamp())
     ledger = Store(stack.redis(), "london").reservations({"camden": (start, start + 86400)})
     now = int(datetime.now().timestamp())
     return [r for r in ledger if r.is_live(now) and start <= r.start < start + 86400]
 
 
 def test_search_hold_book_read_cancel_and_the_slot_is_free_again(stack):
-    day = "2028-01-11"
+    day = stack.day()
     slot = slots(stack, day)[0]
     hold = stack.post("/v1/holds", key="partner", json={
         "studio": "camden", "treatment": "ashiatsu", "duration": 60, "start": slot["start"],
@@ -89,18 +91,19 @@ def test_search_hold_book_read_cancel_and_the_slot_is_free_again(stack):
 
 
 def test_a_pregnant_client_is_refused_ashiatsu_and_offered_alternatives(stack):
-    start = slots(stack, "2028-01-12")[0]["start"]
+    day = stack.day()
+    start = slots(stack, day)[0]["start"]
     response = book(stack, direct(start, intake={**INTAKE, "pregnant": True}))
     assert response.status_code == 422
     assert response.headers["Content-Type"] == "application/problem+json"
     problem = response.json()
     assert (problem["code"], problem["reasons"]) == ("contraindicated", ["pregnancy"])
     assert "relaxation" in problem["alternatives"]
-    assert start in offered(stack, "2028-01-12")
+    assert start in offered(stack, day)
 
 
 def test_a_replayed_idempotency_key_answers_the_same_booking_and_books_once(stack):
-    day = "2028-01-13"
+    day = stack.day()
     body = direct(slots(stack, day)[0]["start"])
     first, again = book(stack, body, key="e2e-replay"), book(stack, body, key="e2e-replay")
     assert (first.status_code, again.status_code) == (201, 201)
@@ -109,7 +112,7 @@ def test_a_replayed_idempotency_key_answers_the_same_booking_and_books_once(stac
 
 
 def test_rescheduling_into_a_taken_time_answers_409_and_changes_nothing(stack):
-    day = "2028-01-14"
+    day = stack.day()
     first, taken = slots(stack, day)[0]["start"], slots(stack, day)[-1]["start"]
     assert book(stack, direct(taken)).status_code == 201
     booking = book(stack, direct(first)).json()
@@ -122,7 +125,7 @@ def test_rescheduling_into_a_taken_time_answers_409_and_changes_nothing(stack):
 
 
 def test_another_partner_cannot_read_or_cancel_the_booking(stack):
-    booking = book(stack, direct(slots(stack, "2028-01-17")[0]["start"])).json()
+    booking = book(stack, direct(slots(stack, stack.day())[0]["start"])).json()
     partner_b = KeyStore(stack.redis(), "london").create("partner b", "partner",
                                                         ["islington"])
     path = f"/v1/bookings/{booking['id']}"
@@ -131,19 +134,26 @@ def test_another_partner_cannot_read_or_cancel_the_booking(stack):
     assert stack.get(path, key="partner").json()["status"] == "confirmed"
 
 
+@pytest.fixture(scope="module")
+def bad_input_day(stack) -> str:
+    return stack.day()
+
+
 @pytest.mark.parametrize("send, status", [
-    ({"data": "{not json"}, 400),
-    ({"json": direct("2028-01-18T10:00:00+00:00", colour="red")}, 422),
-    ({"json": direct("next tuesday")}, 422),
-    ({"json": direct("2028-01-18T10:00:00+00:00", customer={**CUSTOMER,
-                                                           "name": "x" * 70_000})}, 413),
+    (lambda start: {"data": "{not json"}, 400),
+    (lambda start: {"json": direct(start, colour="red")}, 422),
+    (lambda start: {"json": direct("next tuesday")}, 422),
+    (lambda start: {"json": direct(start, customer={**CUSTOMER, "name": "x" * 70_000})},
+     413),
 ])
-def test_bad_input_is_a_4xx_problem_and_books_nothing(stack, send, status):
+def test_bad_input_is_a_4xx_problem_and_books_nothing(stack, bad_input_day, send, status):
+    start = london_instant(bad_input_day, "10:00")
     response = stack.post("/v1/bookings", key="partner", headers={
-        "Idempotency-Key": uuid.uuid4().hex, "Content-Type": "application/json"}, **send)
+        "Idempotency-Key": uuid.uuid4().hex, "Content-Type": "application/json"},
+        **send(start))
     assert response.status_code == status
     assert response.headers["Content-Type"] == "application/problem+json"
-    assert bookings_on(stack, "2028-01-18") == []
+    assert bookings_on(stack, bad_input_day) == []
 
 
 def burst(base_url: str, api_key: str, bodies: list[dict], clients: int = 64,
@@ -166,7 +176,7 @@ def burst(base_url: str, api_key: str, bodies: list[dict], clients: int = 64,
 
 
 def test_64_clients_racing_for_one_slot_book_it_exactly_once(stack):
-    day = "2028-01-19"
+    day = stack.day()
     slot = slots(stack, day)[0]
     body = direct(slot["start"], therapist=slot["therapists"][0])
     statuses = burst(stack.base_url, stack.partner_key, [body] * 64)
@@ -201,7 +211,7 @@ def _healthy(base_url: str) -> bool:
 
 
 def test_a_booking_process_killed_mid_burst_leaves_bookings_and_ledger_agreeing(stack):
-    day = "2028-01-20"
+    day = stack.day()
     starts = [slot["start"] for slot in slots(stack, day)][:16]
     bodies = [direct(starts[i % len(starts)]) for i in range(256)]  # 4 rounds: time to kill
 

@@ -8,6 +8,7 @@ import logging
 import socket
 import time
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask_smorest import Blueprint
@@ -16,7 +17,9 @@ from marshmallow import Schema, fields
 from services.common.auth import KeyStore, current_principal, hash_key
 from services.common.service import Infra, base_app
 from tests import helpers
-from tests.helpers import bearer
+from tests.helpers import ManualClock, bearer
+
+NOON = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
 
 
 class EchoBody(Schema):
@@ -25,8 +28,8 @@ class EchoBody(Schema):
     count = fields.Integer()
 
 
-def make_app(settings):
-    app, api = base_app("echo", "Echo", Infra.from_settings(settings))
+def make_app(settings, clock=None):
+    app, api = base_app("echo", "Echo", Infra.from_settings(settings), clock)
     blp = Blueprint("echo", __name__, url_prefix="/v1")
 
     @blp.post("/echo")
@@ -142,13 +145,64 @@ def test_keys_are_stored_only_as_hashes(redis_client, settings, api_keys):
 
 
 def test_a_key_over_its_rate_limit_gets_429_with_retry_after(settings, api_keys):
-    client = make_app(replace(settings, rate_limit_per_minute=3)).test_client()
+    client = make_app(replace(settings, rate_limit_per_minute=3),
+                      ManualClock(NOON)).test_client()
     statuses = [client.get("/v1/admin-only", headers=bearer(api_keys["admin"])).status_code
                 for _ in range(4)]
     limited = client.get("/v1/admin-only", headers=bearer(api_keys["admin"]))
     assert statuses == [200, 200, 200, 429]
     assert_problem(limited, 429, "rate_limited")
-    assert 0 < int(limited.headers["Retry-After"]) <= 60
+    assert limited.headers["Retry-After"] == "20"  # one token: a third of the minute
+
+
+def test_no_window_boundary_lets_twice_the_budget_through(settings, api_keys):
+    """Three a minute, sent in bursts just before and just after a minute turns: a
+    fixed window would let six through; the bucket refills two seconds' worth."""
+    clock = ManualClock(NOON - timedelta(seconds=1))
+    client = make_app(replace(settings, rate_limit_per_minute=3), clock).test_client()
+
+    def burst() -> list[int]:
+        return [client.get("/v1/admin-only", headers=bearer(api_keys["admin"])).status_code
+                for _ in range(3)]
+
+    before = burst()
+    clock.advance(seconds=2)
+    assert before == [200, 200, 200] and burst() == [429, 429, 429]
+    clock.advance(seconds=20)
+    assert burst() == [200, 429, 429]
+
+
+def test_keys_are_limited_apart(settings, api_keys):
+    client = make_app(replace(settings, rate_limit_per_minute=1), ManualClock(NOON)).test_client()
+    assert client.get("/v1/admin-only", headers=bearer(api_keys["admin"])).status_code == 200
+    assert client.get("/v1/admin-only", headers=bearer(api_keys["admin"])).status_code == 429
+    assert client.get("/v1/admin-only", headers=bearer(api_keys["partner"])).status_code == 403
+
+
+def test_guessing_keys_is_limited_per_address_and_writes_one_bucket(settings, redis_client):
+    limited = replace(settings, address_rate_limit_per_minute=5)
+    client = make_app(limited, ManualClock(NOON)).test_client()
+    before = set(redis_client.keys("*"))
+    statuses = [client.get("/v1/admin-only", headers=bearer(f"spa_admin_guess{n}"),
+                           environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code
+                for n in range(200)]
+    assert statuses == [401] * 5 + [429] * 195
+    assert len(set(redis_client.keys("*")) - before) == 1  # one address, one bucket
+    other = client.get("/v1/admin-only", environ_base={"REMOTE_ADDR": "203.0.113.10"})
+    assert_problem(other, 401, "unauthenticated")  # another address has its own budget
+
+
+def test_the_gateways_forwarded_address_is_the_one_limited(settings):
+    client = make_app(replace(settings, address_rate_limit_per_minute=1),
+                      ManualClock(NOON)).test_client()
+
+    def from_(address: str) -> int:
+        # The gateway appends the client's address; an earlier one is the client's claim.
+        forwarded = {"X-Forwarded-For": f"198.51.100.1, {address}"}
+        return client.get("/v1/admin-only", headers=forwarded).status_code
+
+    assert [from_("203.0.113.1"), from_("203.0.113.1"), from_("203.0.113.2")] == [401, 429,
+                                                                                  401]
 
 
 def test_ready_when_redis_and_broker_answer(client):
