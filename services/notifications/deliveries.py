@@ -3,9 +3,13 @@
 Exactly-once effect: a delivery exists once per (event, channel, target, kind), as
 the store creates it with SET NX; it is sent only by the holder of its lease, and a
 delivery recorded as sent is never sent again. The lease outlives any send, so a
-worker that dies mid-send leaves the delivery to be retried once the lease lapses:
-the one case where a message may go out twice, which is why a webhook carries the
-event id as `webhook-id` and an email its delivery id as Message-ID.
+worker (or Redis) that dies mid-send leaves the delivery to be tried again once the
+lease lapses. The store marks every send in flight, so that next attempt knows:
+- to the maildir it is still exactly once (a message already in the folder, found
+  by its Message-ID, is not written again);
+- over SMTP and to webhooks the message may go out twice, recognisably: the same
+  Message-ID (email) or `webhook-id` (webhook), and the delivery log says
+  `possible_duplicate`.
 """
 
 from __future__ import annotations
@@ -40,9 +44,12 @@ def send_now(ctx: Context, delivery_ids: Iterable[str]) -> None:
 
 def attempt(ctx: Context, delivery_id: str) -> Delivery | None:
     """Send one delivery if it is due and nobody else holds it; returns its new state."""
-    delivery = ctx.store.claim(delivery_id, ctx.now().timestamp(), lease_s(ctx))
-    if delivery is None:
+    claimed = ctx.store.claim(delivery_id, ctx.now().timestamp(), lease_s(ctx))
+    if claimed is None:
         return None
+    delivery, interrupted = claimed
+    if interrupted and not (delivery.channel == "email" and ctx.mailer.idempotent):
+        delivery = replace(delivery, possible_duplicate=True)
     if delivery.status != "pending":
         ctx.store.unschedule(delivery_id)
         return None

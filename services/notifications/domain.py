@@ -82,6 +82,7 @@ class Delivery:
     attempts: int = 0
     last_error: str | None = None
     sent_at: str | None = None
+    possible_duplicate: bool = False  # an attempt stopped mid-send; it may have gone out
 
     @property
     def due_at(self) -> float:

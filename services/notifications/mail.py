@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import mailbox
+import os
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ INVITE_METHODS = {"confirmation": "REQUEST", "reschedule": "REQUEST", "cancellat
 
 
 class Mailer(Protocol):
+    idempotent: bool  # sending the same Message-ID twice delivers it once
+
     def send(self, message: EmailMessage) -> None: ...
 
 
@@ -56,6 +59,8 @@ class SmtpConfig:
 class SmtpMailer:
     """One connection per message: simple, and nothing to go stale between sends."""
 
+    idempotent = False  # SMTP cannot ask whether a message went through
+
     def __init__(self, config: SmtpConfig):
         self.config = config
 
@@ -76,12 +81,38 @@ class SmtpMailer:
 
 
 class MaildirMailer:
+    """One file per message, named by its Message-ID: a message already in the folder
+    (sent before its sender could record it) is not written again."""
+
+    idempotent = True
+
     def __init__(self, folder: Path):
         self.folder = folder
 
     def send(self, message: EmailMessage) -> None:
         self.folder.parent.mkdir(parents=True, exist_ok=True)
-        mailbox.Maildir(self.folder, create=True).add(message)
+        mailbox.Maildir(self.folder, create=True)  # new/, cur/ and tmp/
+        name = maildir_name(message)
+        if self.holds(name):
+            return
+        # Written in tmp/, then renamed into new/: a reader never sees half a message.
+        draft = self.folder / "tmp" / f"{name}.{os.getpid()}"
+        with open(draft, "wb") as file:
+            file.write(message.as_bytes())
+            file.flush()
+            os.fsync(file.fileno())
+        os.rename(draft, self.folder / "new" / name)
+
+    def holds(self, name: str) -> bool:
+        """In new/, or moved to cur/ by a mail reader (which appends ':2,<flags>')."""
+        return ((self.folder / "new" / name).exists()
+                or any((self.folder / "cur").glob(f"{name}:*"))
+                or (self.folder / "cur" / name).exists())
+
+
+def maildir_name(message: EmailMessage) -> str:
+    """`<ntf_...@spa.example>` -> `ntf_...`: unique per delivery, and safe as a name."""
+    return str(message["Message-ID"]).strip("<>").split("@")[0]
 
 
 def mailer_for(settings: Settings) -> Mailer:

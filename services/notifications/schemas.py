@@ -61,6 +61,9 @@ class NotificationSchema(Schema):
         "description": "when it is (or was) due: the next attempt while pending"})
     sent_at = fields.String(allow_none=True)
     endpoint = fields.String(allow_none=True, metadata={"description": "webhook id"})
+    possible_duplicate = fields.Boolean(metadata={
+        "description": "an earlier attempt stopped mid-send, so this message may have "
+                       "gone out twice, with the same Message-ID or webhook-id"})
 
 
 class NotificationListSchema(Schema):

@@ -1,6 +1,7 @@
 """The notifications service's Redis keys: `spa:<city>:notifications:...`.
 
 delivery:<id>                  one Delivery as JSON (created once: SET NX)
+delivery:<id>:in-flight        set when a send begins, cleared with its outcome
 booking:<id>:deliveries        zset of a booking's delivery ids, by creation time (the log)
 booking:<id>:state             hash {sequence, closed}: the newest booking change seen
 due                            zset of pending delivery ids by when to (re)try them: the
@@ -29,6 +30,11 @@ return 1
 
 # Take a due delivery for `lease` seconds and return it: pushing its due time past the
 # lease means no other worker takes it meanwhile, and it comes back by itself if we die.
+# The in-flight mark says a send began; `save` clears it with the outcome, so a mark
+# still there at the next claim means the last attempt may or may not have gone out.
+# KEYS[1] due  KEYS[2] the delivery  KEYS[3] its in-flight mark
+# ARGV[1] id  ARGV[2] now  ARGV[3] lease end  ARGV[4] how long a mark is kept (s)
+# Returns {the delivery, the mark of an interrupted attempt or nil}, or nil.
 CLAIM = """
 local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if (not due) or tonumber(due) > tonumber(ARGV[2]) then return false end
@@ -38,8 +44,11 @@ if not record then
   return false
 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-return record
+local interrupted = redis.call('GET', KEYS[3])
+redis.call('SET', KEYS[3], '1', 'EX', ARGV[4])
+return {record, interrupted}
 """
+IN_FLIGHT_TTL_S = 7 * 24 * 3600
 
 # Accept a booking change for scheduling unless a newer one (or its end) was seen.
 ADVANCE = """
@@ -77,6 +86,7 @@ class NotificationStore:
         """Record an attempt's outcome; only pending deliveries stay scheduled."""
         pipe = self.redis.pipeline()
         pipe.set(self.k("delivery", delivery.id), _dump(delivery))
+        pipe.delete(self.k("delivery", delivery.id, "in-flight"))
         if delivery.status == "pending":
             pipe.zadd(self.k("due"), {delivery.id: delivery.due_at})
         else:
@@ -85,7 +95,7 @@ class NotificationStore:
 
     def delete(self, delivery: Delivery) -> None:
         pipe = self.redis.pipeline()
-        pipe.delete(self.k("delivery", delivery.id))
+        pipe.delete(self.k("delivery", delivery.id), self.k("delivery", delivery.id, "in-flight"))
         pipe.zrem(self._log(delivery.booking), delivery.id)
         pipe.zrem(self.k("due"), delivery.id)
         pipe.execute()
@@ -102,11 +112,18 @@ class NotificationStore:
     def due_ids(self, now: float, limit: int = 100) -> list[str]:
         return self.redis.zrangebyscore(self.k("due"), "-inf", now, start=0, num=limit)
 
-    def claim(self, delivery_id: str, now: float, lease_s: float) -> Delivery | None:
-        """The delivery, if it is due and now ours for `lease_s` seconds."""
-        raw = self._claim(keys=[self.k("due"), self.k("delivery", delivery_id)],
-                          args=[delivery_id, now, now + lease_s])
-        return Delivery(**json.loads(raw)) if raw else None
+    def claim(self, delivery_id: str, now: float,
+              lease_s: float) -> tuple[Delivery, bool] | None:
+        """The delivery, if it is due and now ours for `lease_s` seconds, and whether
+        the attempt before this one stopped mid-send (it may have gone out)."""
+        keys = [self.k("due"), self.k("delivery", delivery_id),
+                self.k("delivery", delivery_id, "in-flight")]
+        found = self._claim(keys=keys, args=[delivery_id, now, now + lease_s,
+                                             IN_FLIGHT_TTL_S])
+        if not found:
+            return None
+        raw, interrupted = found
+        return Delivery(**json.loads(raw)), bool(interrupted)
 
     def unschedule(self, delivery_id: str) -> None:
         self.redis.zrem(self.k("due"), delivery_id)

@@ -6,8 +6,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+import redis
 
+from services.common.redis import EmbeddedRedis
+from services.common.service import Infra
 from services.notifications import deliveries, handlers, queues
+from services.notifications.bootstrap import bootstrap
+from services.notifications.domain import plan_email
+from services.notifications.mail import MaildirMailer, SmtpConfig, SmtpMailer
 from tests.helpers import wait_for
 from tests.integration.notifications.support import (
     mail_to,
@@ -15,6 +21,7 @@ from tests.integration.notifications.support import (
     publish,
     wait_for_mail,
 )
+from tests.unit.notifications import samples
 from tests.unit.notifications.samples import booking_payload, envelope
 
 
@@ -82,3 +89,61 @@ def test_a_send_cut_short_by_a_dying_worker_is_sent_once_after_a_restart(
         entry = api.wait_for_entry(event.payload["booking"]["id"], "confirmation", "sent")
     assert effects(smtp_server, webhook_receiver, event) == (1, 1)
     assert entry["attempts"] == 1
+
+
+class CrashAfterSending:
+    """A real mailer whose send goes through, after which Redis dies: the moment
+    between a message leaving and its outcome being recorded."""
+
+    def __init__(self, mailer, redis_server: EmbeddedRedis):
+        self.mailer, self.redis_server = mailer, redis_server
+        self.idempotent = mailer.idempotent
+
+    def send(self, message) -> None:
+        self.mailer.send(message)
+        self.redis_server.process.kill()
+        self.redis_server.process.wait()
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    server = EmbeddedRedis(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+def send_through_a_redis_crash(settings, own_redis, mailer, clock):
+    """Plan one confirmation, send it through a crash, restart Redis, let the lease lapse
+    and run the worker's periodic sends again; the delivery as then recorded."""
+    ctx = bootstrap(Infra.from_settings(replace(settings, redis_url=own_redis.url)), clock)
+    ctx.mailer = CrashAfterSending(mailer, own_redis)
+    event = samples.event("booking.created", booking_payload())
+    planned = plan_email(event, "confirmation", clock.now())
+    ctx.store.create(planned)
+    with pytest.raises(redis.ConnectionError):
+        deliveries.attempt(ctx, planned.id)
+    own_redis.start()
+    ctx.mailer = mailer
+    clock.advance(seconds=deliveries.lease_s(ctx) + 1)
+    assert deliveries.send_due(ctx) == 1
+    return ctx.store.get(planned.id), planned
+
+
+def test_a_redis_crash_after_a_maildir_send_does_not_send_it_again(
+        notifications_settings, own_redis, clock, tmp_path):
+    maildir = MaildirMailer(tmp_path / "mail")
+    delivery, planned = send_through_a_redis_crash(notifications_settings, own_redis,
+                                                   maildir, clock)
+    assert (delivery.status, delivery.possible_duplicate) == ("sent", False)
+    assert [p.name for p in (tmp_path / "mail" / "new").iterdir()] == [planned.id]
+
+
+def test_a_redis_crash_after_an_smtp_send_repeats_it_recognisably(
+        notifications_settings, own_redis, clock, smtp_server):
+    smtp = SmtpMailer(SmtpConfig.from_url(smtp_server.url))
+    delivery, planned = send_through_a_redis_crash(notifications_settings, own_redis,
+                                                   smtp, clock)
+    assert (delivery.status, delivery.possible_duplicate) == ("sent", True)
+    sent = mail_to(smtp_server, planned.target)
+    assert len(sent) == 2 and {m["Message-ID"] for m in sent} == {f"<{planned.id}@spa.example>"}
