@@ -4,8 +4,10 @@ webhook receiver) that the product talks to."""
 
 from __future__ import annotations
 
+import contextlib
 import email
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -172,3 +174,62 @@ def running_worker(connection, consumers=(), rpc_servers=(), periodic=(),
     finally:
         worker.should_stop = True
         thread.join(timeout=10)
+
+
+class TcpProxy:
+    """A TCP proxy in front of `target_port`, standing for the network between the
+    services and a dependency: `cut()` drops every connection and refuses new ones,
+    `restore()` accepts again on the same port."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.port = free_port()
+        self.listener: socket.socket | None = None
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> TcpProxy:
+        self.listener = socket.create_server(("127.0.0.1", self.port), backlog=128)
+        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+        return self
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                return  # cut
+            with self.lock:
+                self.sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        with self.lock:
+            self.listener.close()
+            for end in self.sockets:
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+                    end.close()
+            self.sockets.clear()
+
+    def restore(self) -> None:
+        self.start()
+
+    stop = cut

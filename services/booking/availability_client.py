@@ -30,9 +30,9 @@ class AvailabilityClient:
         self.infra = infra
         self._described: dict[tuple[str, str], tuple[float, Description]] = {}
 
-    def call(self, method: str, params: dict) -> dict:
-        try:
-            return self.infra.rpc("availability").call(method, params)  # this thread's
+    def call(self, method: str, params: dict, timeout_s: float | None = None) -> dict:
+        try:  # this thread's client
+            return self.infra.rpc("availability").call(method, params, timeout_s)
         except SpaError as error:
             if error.code in PASSED_ON:
                 raise
@@ -59,8 +59,8 @@ class AvailabilityClient:
     def confirm(self, hold_id: str, booking_id: str) -> None:
         self.call("confirm", {"hold_id": hold_id, "booking_id": booking_id})
 
-    def release(self, hold_id: str) -> None:
-        self.call("release", {"hold_id": hold_id})
+    def release(self, hold_id: str, timeout_s: float | None = None) -> None:
+        self.call("release", {"hold_id": hold_id}, timeout_s)
 
 
 def description_from_reply(reply: dict) -> Description:

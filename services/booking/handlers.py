@@ -160,10 +160,13 @@ def undo_stale_sagas(ctx: Context) -> None:
             saga.undo(ctx, booking)
 
 
+WORKER_RPC_TIMEOUT_S = 1.0  # the worker's jobs share a thread: none may hold it long
+
+
 def retry_releases(ctx: Context) -> None:
     for hold_id in ctx.store.due_releases():
         try:
-            ctx.availability.release(hold_id)
+            ctx.availability.release(hold_id, WORKER_RPC_TIMEOUT_S)
         except SpaError:
             ctx.store.queue_release(hold_id, delay_s=saga.RELEASE_RETRY_S)
             return  # availability is not answering: try the rest later

@@ -36,7 +36,7 @@ from services.common.rpc import RpcTimeout
 
 log = logging.getLogger(__name__)
 
-RELEASE_RETRY_S = 5.0  # how long a release waits before the worker tries it (again)
+RELEASE_RETRY_S = 1.0  # how long a release waits before the worker tries it (again)
 
 
 def new_id(prefix: str) -> str:
@@ -88,6 +88,7 @@ def _confirm(ctx: Context, booking: Booking, claim: Claim | None) -> Booking:
 def cancel(ctx: Context, booking: Booking, reason: str) -> Booking:
     cancelled = domain.cancel(booking, ctx.clock.now(), reason)
     saved = commit(ctx, Change(cancelled, release=booking.hold_id,
+                               release_after_s=RELEASE_RETRY_S,
                                event=event(ctx, "booking.cancelled", cancelled, reason=reason)))
     release_now(ctx, booking.hold_id)
     return saved
@@ -111,7 +112,8 @@ def reschedule(ctx: Context, booking: Booking, start: datetime,
         raise
     moved = domain.finish_reschedule(marked, hold, ctx.clock.now())
     rescheduled = event(ctx, "booking.rescheduled", moved, previous=booking)
-    saved = ctx.store.commit(Change(moved, event=rescheduled, release=booking.hold_id))
+    saved = ctx.store.commit(Change(moved, event=rescheduled, release=booking.hold_id,
+                                    release_after_s=RELEASE_RETRY_S))
     if saved is None:  # cancelled or undone meanwhile: give the new time back
         undo(ctx, ctx.store.get(booking.id))
         raise Conflict("the booking changed meanwhile; read it again")

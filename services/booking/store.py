@@ -49,6 +49,10 @@ class Change:
     booking: Booking
     event: bus.Envelope | None = None
     release: str | None = None  # a hold that must be released (the worker retries)
+    # When the worker may first retry it: a hold whose RPC may still be in flight must
+    # not be released before that RPC is surely answered (the saga timeout); the
+    # confirmed time of a cancelled or moved booking may be retried at once.
+    release_after_s: float | None = None
     receipt: Claim | None = None  # an Idempotency-Key that now answers with this booking
     takes_hold: str | None = None  # a POST /v1/holds hold this booking uses up
 
@@ -109,9 +113,10 @@ class BookingStore:
             pipe.zrem(self.k("pending"), saved.id)
         if change.event:
             self._add_event(pipe, change.event)
-        if change.release:
-            # The caller releases at once; the worker retries after the saga timeout.
-            pipe.zadd(self.k("releases"), {change.release: self._in(self.saga_timeout_s)})
+        if change.release:  # the caller releases at once; the worker retries
+            after = change.release_after_s
+            due = self._in(self.saga_timeout_s if after is None else after)
+            pipe.zadd(self.k("releases"), {change.release: due})
         if change.receipt:
             self._write_receipt(pipe, change.receipt, saved.id)
         if change.takes_hold:

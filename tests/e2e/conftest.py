@@ -9,31 +9,12 @@ stack when one of its processes exits).
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from services.common.devstack import ROOT
-from tests.e2e.stack import STARTED_BY_TESTS, shutdown, stack_env, wait_until_up
+from tests.e2e.stack import running_stack
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory, smtp_server):
-    data_dir = tmp_path_factory.mktemp("stack") / ".spa"
-    env = stack_env(data_dir, smtp_server.url)
-    log = open(data_dir.parent / "stack.log", "w")  # noqa: SIM115 - closed at teardown
-    without = [arg for name in STARTED_BY_TESTS for arg in ("--without", name)]
-    launcher = subprocess.Popen([sys.executable, "-m", "services.cli", "dev", *without],
-                                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        running = wait_until_up(launcher, data_dir, env, smtp_server)
-        running.start_process("notifications-worker")
+    with running_stack(tmp_path_factory.mktemp("stack"), smtp_server) as running:
         yield running
-        for name in list(running.workers):
-            running.stop_process(name)
-    finally:
-        shutdown(launcher, log)
-
-

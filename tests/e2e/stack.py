@@ -7,7 +7,10 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
+from collections.abc import Container, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,10 +40,10 @@ class Days:
         self.free = [today + timedelta(days=n) for n in range(first, last + 1)]
         self.lock = threading.Lock()
 
-    def take(self, weekday: int | None = None) -> str:
-        """A day of its own (on `weekday`, 0 = Monday, when given), as YYYY-MM-DD."""
+    def take(self, weekdays: Container[int] | None = None) -> str:
+        """A day of its own (on one of `weekdays`, 0 = Monday, when given), YYYY-MM-DD."""
         with self.lock:
-            day = next(d for d in self.free if weekday in (None, d.weekday()))
+            day = next(d for d in self.free if weekdays is None or d.weekday() in weekdays)
             self.free.remove(day)
         return day.isoformat()
 
@@ -65,16 +68,20 @@ class Stack:
     workers: dict[str, subprocess.Popen] = field(default_factory=dict)
     days: Days = field(default_factory=Days)
 
-    def day(self, weekday: int | None = None) -> str:
-        return self.days.take(weekday)
+    def day(self, weekdays: Container[int] | None = None) -> str:
+        return self.days.take(weekdays)
+
+    def workday(self) -> str:
+        """A Monday to Friday: ashiatsu at camden from 08:00 to 21:00 (maya, then jonas)."""
+        return self.days.take(range(5))
 
     def request(self, method: str, path: str, key: str | None = "admin", **kwargs):
         headers = kwargs.pop("headers", {})
         api_key = {"admin": self.admin_key, "partner": self.partner_key}.get(key, key)
         if api_key:
             headers.setdefault("Authorization", f"Bearer {api_key}")
-        return requests.request(method, self.base_url + path, headers=headers, timeout=30,
-                                **kwargs)
+        kwargs.setdefault("timeout", 30)
+        return requests.request(method, self.base_url + path, headers=headers, **kwargs)
 
     def get(self, path: str, **kwargs):
         return self.request("GET", path, **kwargs)
@@ -144,6 +151,29 @@ def wait_until_up(launcher, data_dir: Path, env: dict, smtp) -> Stack:
     env = {**env, "SPA_REDIS_URL": info["redis_url"]}
     return Stack(info["base_url"], info["admin_key"], info["partner_key"], info["studios"],
                  info["redis_url"], env, data_dir, smtp, launcher)
+
+
+@contextmanager
+def running_stack(root: Path, smtp, extra_env: dict[str, str] | None = None,
+                  started_by_tests: tuple[str, ...] = STARTED_BY_TESTS) -> Iterator[Stack]:
+    """`spa dev` in `root`, up and ready; the processes in `started_by_tests` are left
+    out of it and started here, so that tests can stop, kill and start them."""
+    data_dir = root / ".spa"
+    env = {**stack_env(data_dir, smtp.url), **(extra_env or {})}
+    log = open(root / "stack.log", "w")  # noqa: SIM115 - closed by shutdown
+    without = [arg for name in started_by_tests for arg in ("--without", name)]
+    launcher = subprocess.Popen([sys.executable, "-m", "services.cli", "dev", *without],
+                                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        running = wait_until_up(launcher, data_dir, env, smtp)
+        for name in started_by_tests:
+            running.start_process(name)
+        yield running
+        for name in list(running.workers):
+            running.stop_process(name)
+    finally:
+        shutdown(launcher, log)
 
 
 def shutdown(launcher: subprocess.Popen, log) -> None:

@@ -15,7 +15,7 @@ from tests.e2e.stack import london_instant
 @pytest.fixture(scope="module")
 def day(stack) -> str:
     """A Tuesday of this module's own: maya starts at 08:00, jonas ends at 21:00."""
-    return stack.day(weekday=1)
+    return stack.day(weekdays={1})
 
 
 def search(day: str, **changes) -> str:

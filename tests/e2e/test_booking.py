@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 import pytest
 import requests
@@ -25,43 +25,9 @@ from services.cli import SERVICES
 from services.common.auth import KeyStore
 from services.common.devstack import ROOT, process_commands
 from services.common.redis import free_port
+from tests.e2e.partner import CUSTOMER, INTAKE, book, bookings_on, direct, offered, slots
 from tests.e2e.stack import load_settings_from, london_instant
 from tests.helpers import wait_for
-
-CUSTOMER = {"name": "Ada Lovelace", "email": "ada@example.com"}
-INTAKE = {"pregnant": False, "recent_surgery": False, "recent_injury": False,
-          "pressure": "firm"}
-
-
-def slots(stack, day: str, **params) -> list[dict]:
-    response = stack.get("/v1/slots", key="partner", params={
-        "treatment": "ashiatsu", "duration": 60, "studio": "camden", "from": day, "to": day,
-        **params})
-    assert response.status_code == 200, response.text
-    return response.json()["items"]
-
-
-def offered(stack, day: str) -> set[str]:
-    return {slot["start"] for slot in slots(stack, day)}
-
-
-def direct(start: str, **changes) -> dict:
-    return {"studio": "camden", "treatment": "ashiatsu", "duration": 60, "start": start,
-            "customer": CUSTOMER, "intake": INTAKE, **changes}
-
-
-def book(stack, body: dict, key: str | None = None, api_key: str = "partner"):
-    return stack.post("/v1/bookings", key=api_key, json=body,
-                      headers={"Idempotency-Key": key or uuid.uuid4().hex})
-
-
-def bookings_on(stack, day: str, **params) -> list[dict]:
-    next_day = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
-    response = stack.get("/v1/bookings", params={
-        "from": london_instant(day, "00:00"), "to": london_instant(next_day, "00:00"),
-        "limit": 100, **params})
-    assert response.status_code == 200, response.text
-    return response.json()["items"]
 
 
 def live_reservations(stack, day: str) -> list:
