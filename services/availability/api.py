@@ -37,7 +37,7 @@ def ctx() -> Context:
 @blp.before_request
 def writes_need_an_admin():
     """Checked before the body is parsed: a partner hears 403, not field errors."""
-    if request.method != "GET":
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
         current_principal().require_admin()
 
 

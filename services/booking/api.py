@@ -99,7 +99,7 @@ def get_booking(booking_id: str):
 
 @blp.post("/bookings/<booking_id>/cancel")
 @operation(blp, "cancelBooking", 200, GetBooking=("getBooking", BOOKING_ID))
-@blp.arguments(CancelSchema)
+@blp.arguments(CancelSchema, required=False)
 @blp.response(200, BookingSchema)
 @problems(blp, "not_found", "invalid_transition", "conflict", "validation_error")
 def cancel_booking(body, booking_id: str):

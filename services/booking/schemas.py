@@ -47,7 +47,7 @@ class HoldSchema(Schema):
 class CustomerSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 200))
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    phone = fields.String(validate=validate.Regexp(r"^\+?[0-9 ()-]{5,40}$"))
+    phone = fields.String(allow_none=True, validate=validate.Regexp(r"^\+?[0-9 ()-]{5,40}$"))
 
     @post_load
     def make(self, data: dict, **kwargs) -> Customer:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import redis
 import swagger_ui_bundle
+from apispec import BasePlugin
 from flask import (
     Blueprint,
     Flask,
@@ -197,7 +198,9 @@ def handle_http_exception(error: HTTPException) -> Response:
             return problem("bad_request", "the request body is not valid JSON")
         return error_response(Invalid(errors=errors))
     code = CODE_OF_HTTP_STATUS.get(status, "internal_error")
-    return problem(code, error.description or "", headers=data.get("headers"))
+    headers = {**dict(error.get_headers()), **(data.get("headers") or {})}
+    headers.pop("Content-Type", None)  # its HTML's; ours is problem+json
+    return problem(code, error.description or "", headers=headers)
 
 
 def _is_bad_json(errors: dict) -> bool:
@@ -227,11 +230,27 @@ def install_error_handlers(app: Flask) -> None:
     app.register_error_handler(Exception, handle_unexpected)
 
 
+class ProblemResponses(BasePlugin):
+    """An apispec plugin: the error responses flask-smorest documents for every status
+    are shown with the media type they are sent with, application/problem+json."""
+
+    def response_helper(self, response: dict, **kwargs) -> dict:
+        content = response.get("content") or {}
+        body = content.get("application/json")
+        if body and str(body.get("schema", {}).get("$ref", "")).endswith("/Problem"):
+            response["content"] = {PROBLEM_JSON: body}
+        return response
+
+
 class SpaApi(Api):
     """flask-smorest with RFC 9457 errors, through its documented hooks: the handler of
-    HTTP errors it registers, and the schema its documented default error shows."""
+    HTTP errors it registers, the schema its documented errors show, and a plugin that
+    gives them their media type."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def __init__(self, app: Flask):
+        super().__init__(app, spec_kwargs={"extra_plugins": [ProblemResponses()]})
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         return handle_http_exception(error)

@@ -10,8 +10,15 @@ import threading
 
 import requests
 from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
 
-from services.common.http import health_blueprint, problem, swagger_static
+from services.common.http import (
+    handle_http_exception,
+    health_blueprint,
+    install_error_handlers,
+    problem,
+    swagger_static,
+)
 
 # Path prefix -> service. Longest match wins; `/<service>/...` reaches a service's
 # own routes (e.g. /booking/healthz).
@@ -74,6 +81,8 @@ def merged_openapi(upstreams: dict[str, str]) -> dict:
 def create_app(upstreams: dict[str, str] | None = None) -> Flask:
     upstreams = upstreams or upstreams_from_env()
     app = Flask("gateway")
+    install_error_handlers(app)  # its own errors are problem+json, as the services' are
+    app.register_error_handler(HTTPException, handle_http_exception)
     app.register_blueprint(health_blueprint("gateway", {
         name: _ready_check(url) for name, url in upstreams.items()}, within_s=0.45))
     app.register_blueprint(swagger_static())
@@ -86,7 +95,9 @@ def create_app(upstreams: dict[str, str] | None = None) -> Flask:
     def docs():
         return Response(SWAGGER_PAGE, mimetype="text/html")
 
-    @app.route("/<path:path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    # Every method is forwarded (OPTIONS too: the service knows which methods a path has).
+    @app.route("/<path:path>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
+                                        "OPTIONS"], provide_automatic_options=False)
     def proxy(path: str):
         target = route("/" + path)
         if target is None:

@@ -40,3 +40,11 @@ def test_docker_compose_accepts_the_file_where_it_is_installed():
         pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
     result = subprocess.run([binary, "config", "-q"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_every_file_compose_mounts_exists():
+    for name, service in compose()["services"].items():
+        for volume in service.get("volumes") or []:
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), f"{name}: {source} is missing"
