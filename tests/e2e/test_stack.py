@@ -1,12 +1,16 @@
 """The stack as a new user meets it: one base URL, every service healthy, errors
 as problem+json."""
 
+import json
+import socket
 import subprocess
 import sys
 
 import pytest
+import requests
 
 from services.common.devstack import ROOT
+from tests.helpers import assert_problem
 
 SERVICES = ("availability", "booking", "notifications")
 
@@ -70,3 +74,34 @@ def test_a_second_spa_dev_on_the_same_data_dir_refuses_to_start(stack):
     assert result.returncode != 0
     assert "already running" in result.stderr
     assert stack.get("/readyz", key=None).status_code == 200  # the first one is unharmed
+
+
+def base_urls(stack) -> list[str]:
+    """The gateway, and a service behind it: each answers for itself."""
+    return [stack.base_url, f"http://127.0.0.1:{stack.env['SPA_BOOKING_PORT']}"]
+
+
+@pytest.mark.parametrize("target", [0, 1], ids=["gateway", "service"])
+@pytest.mark.parametrize("request_kwargs, status, code", [
+    ({"headers": {"Idempotency-Key": "k" * 1_000_000}}, 431, "headers_too_large"),
+    ({"headers": {"Authorization": "Bearer " + "x" * 20_000}}, 431, "headers_too_large"),
+    ({"params": {"q": "a" * 9_000}}, 414, "uri_too_long"),
+])
+def test_what_the_server_refuses_before_any_app_runs_is_problem_json(
+        stack, target, request_kwargs, status, code):
+    url = base_urls(stack)[target] + "/v1/bookings"
+    response = requests.post(url, timeout=10, **request_kwargs)
+    assert_problem(response, status, code)
+
+
+def test_a_request_that_never_arrives_whole_gets_a_408_problem(stack):
+    host, port = stack.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as conn:
+        conn.sendall(b"GET /v1/studios HTTP/1.1\r\nHost: x\r\n")  # and nothing more
+        conn.settimeout(30)
+        answer = b""
+        while chunk := conn.recv(4096):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408") and b"application/problem+json" in head
+    assert json.loads(body)["code"] == "request_timeout"
