@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import quote
 
-from bench.harness import ROOT, BenchEnv, Request, Stats, load, row
+from bench.harness import ROOT, BenchEnv, Request, Stats, load, open_windows, row
 from services.availability.bootstrap import bootstrap
 from services.availability.catalog_loader import dump_catalog, load_file, parse_catalog
 from services.availability.commands import SearchSlots
@@ -121,7 +121,7 @@ def synthetic_city(studios: int) -> dict:
         doc["therapists"] += [staff_copy(t, f"s{n}") for t in doc["therapists"]
                               if all(s["studio"] == "camden" for s in t["shifts"])]
     parse_catalog(json.loads(json.dumps(doc)), "synthetic")  # fail here, not in the app
-    return doc
+    return open_windows(doc)
 
 
 def staff_copy(therapist: dict, studio: str) -> dict:

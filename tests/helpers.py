@@ -61,6 +61,14 @@ class ManualClock(Clock):
         self.at = at
         self.offset = timedelta()
 
+    @classmethod
+    def flowing_from(cls, moment: datetime) -> ManualClock:
+        """Real time, as if it had been `moment` when the test began: it runs on, so
+        deadlines fall due as they would, on the dates the test books."""
+        clock = cls()
+        clock.offset = moment - datetime.now(UTC)
+        return clock
+
     def now(self) -> datetime:
         return (self.at or datetime.now(UTC)) + self.offset
 

@@ -9,6 +9,8 @@ from services.availability.bootstrap import Context
 from services.availability.handlers import catalog_admin, queries
 from services.availability.schemas import (
     AbsenceSchema,
+    AddOnBody,
+    AddOnSchema,
     RoomBody,
     RoomSchema,
     SlotList,
@@ -55,8 +57,9 @@ def list_studios():
 @blp.response(200, TreatmentList)
 @problems(blp)
 def list_treatments():
-    """Treatments with durations, prices, requirements and advice."""
-    return {"items": queries.treatments(ctx())}
+    """Treatments with durations, prices, requirements, advice, the add-ons each allows,
+    and the booking window in force at each studio the caller sees."""
+    return {"items": queries.treatments(ctx(), current_principal())}
 
 
 @blp.get("/slots")
@@ -96,6 +99,16 @@ def put_room(room, room_id: str):
 @problems(blp, *ADMIN_CHANGE)
 def put_therapist(therapist, therapist_id: str):
     return catalog_admin.put_entry(ctx(), "therapists", therapist, therapist_id)
+
+
+@blp.put("/addons/<addon_id>")
+@operation(blp, "putAddOn")
+@blp.arguments(AddOnBody)
+@blp.response(200, AddOnSchema)
+@problems(blp, *ADMIN_CHANGE)
+def put_addon(addon, addon_id: str):
+    """Create or replace an add-on; a treatment allows it by naming it in `addons`."""
+    return catalog_admin.put_entry(ctx(), "addons", addon, addon_id)
 
 
 @blp.put("/treatments/<treatment_id>")

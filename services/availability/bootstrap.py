@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from services.availability.catalog_loader import parse_catalog
+from services.availability.catalog_loader import parse_stored
 from services.availability.domain import Catalog
 from services.availability.slot_cache import SlotCache
 from services.availability.store import Store
@@ -37,7 +37,7 @@ class Context:
         cached = self._cached
         if cached is None or cached[0] != self.store.catalog_version():
             version, doc = self.store.read_catalog()
-            catalog = parse_catalog(doc, "stored catalog") if doc else Catalog.empty(self.city)
+            catalog = parse_stored(doc) if doc else Catalog.empty(self.city)
             cached = self._cached = (version, catalog)
         return cached
 

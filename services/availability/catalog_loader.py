@@ -46,6 +46,25 @@ def parse_catalog(raw: dict, source: str) -> Catalog:
     return catalog
 
 
+def parse_stored(doc: dict) -> Catalog:
+    """The catalog the store keeps, written by this version or an earlier one."""
+    return parse_catalog(upgraded(doc), "stored catalog")
+
+
+def upgraded(doc: dict) -> dict:
+    """A stored catalog in today's shape. A studio's `cancellation_window_h` (before
+    fees existed) becomes a policy with that free period and no fees: what it meant."""
+    studios = []
+    for studio in doc.get("studios") or []:
+        if isinstance(studio, dict) and "cancellation_window_h" in studio:
+            hours = studio["cancellation_window_h"]
+            studio = {k: v for k, v in studio.items() if k != "cancellation_window_h"}
+            studio["cancellation"] = {"free_until_h": hours, "late_fee_percent": 0,
+                                      "no_show_fee_percent": 0}
+        studios.append(studio)
+    return {**doc, "studios": studios}
+
+
 def dump_catalog(catalog: Catalog) -> dict:
     return CatalogSchema().dump({
         "city": catalog.city, "equipment": catalog.equipment, "skills": catalog.skills,

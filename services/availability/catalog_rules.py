@@ -19,6 +19,7 @@ from services.availability.domain import (
     Shift,
     Studio,
     Therapist,
+    Treatment,
 )
 
 
@@ -57,11 +58,14 @@ def assemble(city: City, equipment: frozenset[str], skills: frozenset[str],
                          for i, s in tables["studios"].items()}
     tables["treatments"] = {i: replace(t, currency=city.currency)
                             for i, t in tables["treatments"].items()}
+    tables["addons"] = {i: replace(a, currency=city.currency)
+                        for i, a in tables["addons"].items()}
     return Catalog(city, equipment, skills, **tables), problems
 
 
 def check(catalog: Catalog) -> list[Problem]:
-    return [*check_rooms(catalog), *check_therapists(catalog), *check_treatments(catalog)]
+    return [*check_rooms(catalog), *check_therapists(catalog), *check_addons(catalog),
+            *check_treatments(catalog)]
 
 
 def check_rooms(catalog: Catalog) -> list[Problem]:
@@ -123,6 +127,35 @@ def check_treatments(catalog: Catalog) -> list[Problem]:
         if set(treatment.prices) != set(treatment.durations_min):
             problems.append(Problem(entry, "prices", "give exactly one price per duration "
                                     f"{sorted(treatment.durations_min)}"))
+        problems += addon_mistakes(entry, treatment, catalog)
+    return problems
+
+
+def check_addons(catalog: Catalog) -> list[Problem]:
+    problems = []
+    for addon in catalog.addons.values():
+        entry, requires = f"addons[{addon.id}]", addon.requires
+        if requires.skill is not None:
+            problems += unknown_names(entry, "requires.skill", {requires.skill},
+                                      catalog.skills)
+        problems += unknown_names(entry, "requires.equipment", requires.equipment,
+                                  catalog.equipment)
+    return problems
+
+
+def addon_mistakes(entry: str, treatment: Treatment, catalog: Catalog) -> list[Problem]:
+    """The treatment's add-ons exist and, priced per length, have a price for each of
+    its lengths."""
+    problems = []
+    for ident in treatment.addons:
+        addon = catalog.addons.get(ident)
+        if addon is None:
+            known = ", ".join(catalog.addons) or "none"
+            problems.append(Problem(entry, "addons", f"unknown add-on {ident!r} (known: {known})"))
+        elif addon.price is None and (missing := set(treatment.durations_min) - set(addon.prices)):
+            problems.append(Problem(entry, "addons", (
+                f"add-on {ident!r} has no price for {', '.join(map(str, sorted(missing)))} "
+                "minutes")))
     return problems
 
 

@@ -17,6 +17,8 @@ class SearchSlots:
     last: date | datetime
     studio: str | None = None  # None: every studio the caller sees
     therapist: str | None = None
+    addons: tuple[str, ...] = ()
+    therapist_gender: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class HoldSlot:
     therapist: str | None = None
     hold_id: str | None = None  # chosen by the caller: a retried hold is the same hold
     ttl_s: int | None = None
+    addons: tuple[str, ...] = ()
+    therapist_gender: str | None = None
 
 
 @dataclass(frozen=True)

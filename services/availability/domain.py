@@ -16,10 +16,13 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from services.common.errors import Invalid, NotFound
+from services.common.money import Money
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
 # The intake form asks exactly these; booking maps its answers onto these names.
 CONTRAINDICATIONS = ("pregnancy", "recent_surgery", "recent_injury")
+# What a therapist may say of themselves, and a client ask for.
+GENDERS = ("female", "male", "non_binary")
 # Opening hours never cross local midnight, so a reservation lies inside one local day,
 # and a local day lasts at most 25 h (the autumn clock change): the ledger looks back
 # this far to find every reservation that overlaps a given instant.
@@ -73,13 +76,35 @@ def local_midnight(day: date, zone: ZoneInfo) -> int:
     return int(datetime.combine(day, time(), zone).timestamp())
 
 
-@dataclass(frozen=True)
-class Money:
-    amount: Decimal
-    currency: str
+DAY_S = 24 * 3600
 
-    def to_json(self) -> dict:
-        return {"amount": f"{self.amount:.2f}", "currency": self.currency}
+
+@dataclass(frozen=True)
+class BookingWindow:
+    """How soon, and how far ahead, a start may be booked: from `min_notice_min` after
+    now to `max_advance_days` after now, both ends included."""
+
+    min_notice_min: int = 0
+    max_advance_days: int = 365
+
+    def earliest(self, now: int) -> int:
+        return now + self.min_notice_min * 60
+
+    def latest(self, now: int) -> int:
+        return now + self.max_advance_days * DAY_S
+
+    def admits(self, start: int, now: int) -> bool:
+        return self.earliest(now) <= start <= self.latest(now)
+
+
+@dataclass(frozen=True)
+class CancellationPolicy:
+    """Free to cancel until `free_until_h` before the start; later, a share of the
+    price is due, and all of `no_show_fee_percent` when the client does not come."""
+
+    free_until_h: int = 24
+    late_fee_percent: Decimal = Decimal(0)
+    no_show_fee_percent: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -99,7 +124,8 @@ class Studio:
     address: str = ""
     closures: tuple[Absence, ...] = ()
     slot_step_min: int = 15
-    cancellation_window_h: int = 24
+    booking_window: BookingWindow = field(default_factory=BookingWindow)
+    cancellation: CancellationPolicy = field(default_factory=CancellationPolicy)
     # The city's id and currency, filled in when the catalog is assembled.
     city: str = ""
     currency: str = ""
@@ -142,6 +168,7 @@ class Therapist:
     skills: frozenset[str]
     shifts: tuple[Shift, ...]
     time_off: tuple[Absence, ...] = ()
+    gender: str | None = None  # for clients who ask for a therapist of a given gender
 
     def hours_at(self, studio: str, day: date) -> list[TimeRange]:
         weekday = day.weekday()
@@ -170,6 +197,8 @@ class Treatment:
     aftercare: tuple[str, ...] = ()
     no_food_before_min: int | None = None
     intake_required: bool = False
+    booking_window: BookingWindow | None = None  # None: the studio's
+    addons: tuple[str, ...] = ()  # the add-ons a client may have with it
     currency: str = ""  # the city's, filled in when the catalog is assembled
 
     def price(self, duration: int) -> Money:
@@ -186,18 +215,81 @@ class Treatment:
             raise Invalid.field("duration", f"{self.id} lasts {lengths} minutes")
         return duration
 
-    def busy_s(self, duration: int) -> int:
-        """How long therapist and room are taken: the treatment and its cleanup."""
-        return (duration + self.buffer_min) * 60
+
+
+@dataclass(frozen=True)
+class AddOnRequires:
+    skill: str | None = None
+    equipment: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class AddOn:
+    """An extra a client may have with a treatment: minutes more of the therapist and
+    room, a price per treatment length (`prices`) or one flat `price`, and perhaps a
+    skill or equipment of its own."""
+
+    id: str
+    name: str
+    extra_min: int
+    requires: AddOnRequires = field(default_factory=AddOnRequires)
+    prices: Mapping[int, Decimal] = field(default_factory=dict)
+    price: Decimal | None = None
+    currency: str = ""  # the city's, filled in when the catalog is assembled
+
+    def price_for(self, duration: int) -> Money:
+        amount = self.price if self.price is not None else self.prices[duration]
+        return Money(amount, self.currency)
+
+
+@dataclass(frozen=True)
+class Order:
+    """A treatment of one length with its add-ons: what a therapist and a room are
+    asked for, for how long, and what it costs."""
+
+    treatment: Treatment
+    duration: int
+    addons: tuple[AddOn, ...] = ()
+
+    @property
+    def minutes(self) -> int:
+        """How long the client is there: the treatment and its add-ons."""
+        return self.duration + sum(addon.extra_min for addon in self.addons)
+
+    @property
+    def busy_s(self) -> int:
+        """How long therapist and room are taken: the visit and the cleanup after it."""
+        return (self.minutes + self.treatment.buffer_min) * 60
+
+    @property
+    def skills(self) -> frozenset[str]:
+        return frozenset({self.treatment.requires.skill}
+                         | {a.requires.skill for a in self.addons if a.requires.skill})
+
+    @property
+    def equipment(self) -> frozenset[str]:
+        return self.treatment.requires.equipment.union(
+            *(a.requires.equipment for a in self.addons))
 
     def can_use(self, room: Room) -> bool:
-        return self.requires.equipment <= room.equipment
+        return self.equipment <= room.equipment
 
     def can_be_given_by(self, therapist: Therapist) -> bool:
-        return self.requires.skill in therapist.skills
+        return self.skills <= therapist.skills
+
+    @property
+    def addon_prices(self) -> list[tuple[AddOn, Money]]:
+        return [(addon, addon.price_for(self.duration)) for addon in self.addons]
+
+    @property
+    def price(self) -> Money:
+        total = self.treatment.price(self.duration)
+        for _, price in self.addon_prices:
+            total += price
+        return total
 
 
-KINDS = ("studios", "rooms", "therapists", "treatments")
+KINDS = ("studios", "rooms", "therapists", "addons", "treatments")
 
 
 @dataclass(frozen=True)
@@ -208,6 +300,7 @@ class Catalog:
     studios: Mapping[str, Studio] = field(default_factory=dict)
     rooms: Mapping[str, Room] = field(default_factory=dict)
     therapists: Mapping[str, Therapist] = field(default_factory=dict)
+    addons: Mapping[str, AddOn] = field(default_factory=dict)
     treatments: Mapping[str, Treatment] = field(default_factory=dict)
 
     @classmethod
@@ -223,6 +316,22 @@ class Catalog:
     def therapist(self, ident: str) -> Therapist:
         return _find(self.therapists, ident, "therapist")
 
+    def order(self, treatment_id: str, duration: int, addon_ids: tuple[str, ...] = ()) -> Order:
+        """The order asked for, if the treatment exists, comes in that length and allows
+        those add-ons (refused naming each one that it does not)."""
+        treatment = self.treatment(treatment_id)
+        duration = treatment.offered(duration)
+        wrong = [a for a in addon_ids if a not in treatment.addons or a not in self.addons]
+        if wrong:
+            raise Invalid("some fields are invalid", errors={"addons": [
+                f"{a!r} is not an add-on of {treatment.id} (it offers: "
+                f"{', '.join(treatment.addons) or 'none'})" for a in wrong]})
+        return Order(treatment, duration, tuple(self.addons[a] for a in dict.fromkeys(addon_ids)))
+
+    def window(self, studio: Studio, treatment: Treatment) -> BookingWindow:
+        """The treatment's own booking window, else the studio's."""
+        return treatment.booking_window or studio.booking_window
+
     def rooms_at(self, studio: str) -> list[Room]:
         return [room for room in self.rooms.values() if room.studio == studio]
 
@@ -231,8 +340,9 @@ class Catalog:
 
     def offers(self, studio: str, treatment: Treatment) -> bool:
         """Some room has the equipment and some therapist there has the skill."""
-        return (any(treatment.can_use(room) for room in self.rooms_at(studio))
-                and any(treatment.can_be_given_by(t) for t in self.therapists_at(studio)))
+        order = Order(treatment, treatment.durations_min[0])
+        return (any(order.can_use(room) for room in self.rooms_at(studio))
+                and any(order.can_be_given_by(t) for t in self.therapists_at(studio)))
 
     def alternatives(self, studio: str, treatment: Treatment) -> list[Treatment]:
         """Other treatments offered at `studio` that share none of its contraindications."""
@@ -263,6 +373,7 @@ class Reservation:
     price: Money
     expires_at: int = 0
     booking_id: str = ""
+    addons: tuple[str, ...] = ()
 
     @property
     def confirmed(self) -> bool:

@@ -17,20 +17,19 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.availability.domain import (
+    DAY_S,
     Catalog,
-    Money,
+    Order,
     Reservation,
     Room,
     Studio,
     Therapist,
     TimeRange,
-    Treatment,
     instant_of,
     iso,
     minute_of_day,
 )
-
-DAY_S = 24 * 3600
+from services.common.money import Money
 
 
 @dataclass(frozen=True)
@@ -51,12 +50,12 @@ class Span:
 class SlotQuery:
     """Starts in [first, last] for dates (whole local days), [first, last) for instants."""
 
-    treatment: Treatment
-    duration: int
+    order: Order
     studios: tuple[Studio, ...]
     first: date | datetime
     last: date | datetime
     therapist: str | None = None
+    therapist_gender: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,21 +106,29 @@ def search(catalog: Catalog, query: SlotQuery, reservations: Iterable[Reservatio
 
 def studio_slots(catalog: Catalog, studio: Studio, query: SlotQuery, blocks: Blocks,
                  now: int) -> list[Slot]:
-    treatment, duration = query.treatment, query.duration
-    busy_s = treatment.busy_s(duration)
-    rooms = able_rooms(catalog, studio, treatment)
-    therapists = able_therapists(catalog, studio, treatment, query.therapist)
-    wanted = query_span(studio, query.first, query.last)
-    window = Span(max(wanted.start, now), wanted.end)
-    price = treatment.price(duration)
+    order = query.order
+    busy_s, price = order.busy_s, order.price
+    rooms = able_rooms(catalog, studio, order)
+    therapists = able_therapists(catalog, studio, order, query.therapist,
+                                 query.therapist_gender)
+    window = bookable_span(catalog, studio, order, query_span(studio, query.first, query.last),
+                           now)
     slots = []
     for day in local_days(studio.zone, window):
         today = blocks.within(day_span(studio.zone, day))  # short lists for every check
         for start, ids in free_starts(studio, day, therapists, window, busy_s, today).items():
             if any_room_free(rooms, Span(start, start + busy_s), today):
-                slots.append(Slot(studio.id, start, start + duration * 60, tuple(sorted(ids)),
-                                  price))
+                slots.append(Slot(studio.id, start, start + order.minutes * 60,
+                                  tuple(sorted(ids)), price))
     return slots
+
+
+def bookable_span(catalog: Catalog, studio: Studio, order: Order, wanted: Span,
+                  now: int) -> Span:
+    """The part of `wanted` whose starts the booking window admits (its end included)."""
+    window = catalog.window(studio, order.treatment)
+    return Span(max(wanted.start, window.earliest(now)),
+                min(wanted.end, window.latest(now) + 1))
 
 
 def free_starts(studio: Studio, day: date, therapists: list[Therapist], window: Span,
@@ -147,14 +154,15 @@ def is_free(span: Span, blocked: list[Span]) -> bool:
     return not any(span.start < b.end and b.start < span.end for b in blocked)
 
 
-def able_rooms(catalog: Catalog, studio: Studio, treatment: Treatment) -> list[Room]:
-    return [room for room in catalog.rooms_at(studio.id) if treatment.can_use(room)]
+def able_rooms(catalog: Catalog, studio: Studio, order: Order) -> list[Room]:
+    return [room for room in catalog.rooms_at(studio.id) if order.can_use(room)]
 
 
-def able_therapists(catalog: Catalog, studio: Studio, treatment: Treatment,
-                    only: str | None = None) -> list[Therapist]:
+def able_therapists(catalog: Catalog, studio: Studio, order: Order, only: str | None = None,
+                    gender: str | None = None) -> list[Therapist]:
     return [t for t in catalog.therapists_at(studio.id)
-            if treatment.can_be_given_by(t) and only in (None, t.id)]
+            if order.can_be_given_by(t) and only in (None, t.id)
+            and gender in (None, t.gender)]
 
 
 def grid_starts(studio: Studio, day: date, hours: TimeRange, busy_s: int) -> range | list[int]:
@@ -232,20 +240,20 @@ def start_problem(studio: Studio, busy_s: int, start: int) -> str | None:
     return None
 
 
-def free_pairs(catalog: Catalog, studio: Studio, treatment: Treatment, duration: int,
-               start: int, reservations: Iterable[Reservation], now: int,
-               therapist: str | None = None) -> list[Pair]:
+def free_pairs(catalog: Catalog, studio: Studio, order: Order, start: int,
+               reservations: Iterable[Reservation], now: int, therapist: str | None = None,
+               gender: str | None = None) -> list[Pair]:
     """Every (therapist, room) free to take this start, best first."""
-    busy_s = treatment.busy_s(duration)
+    busy_s = order.busy_s
     span, day = Span(start, start + busy_s), local_day(studio.zone, start)
     blocks = blocks_at(catalog, studio, reservations, now)
-    therapists = [t for t in able_therapists(catalog, studio, treatment, therapist)
+    therapists = [t for t in able_therapists(catalog, studio, order, therapist, gender)
                   if on_shift(studio, t, day, start, busy_s)
                   and is_free(span, blocks.therapists.get(t.id, []))]
-    rooms = [room for room in able_rooms(catalog, studio, treatment)
+    rooms = [room for room in able_rooms(catalog, studio, order)
              if is_free(span, blocks.rooms.get(room.id, []))]
     pairs = [Pair(t, room) for t in therapists for room in rooms]
-    return sorted(pairs, key=lambda pair: pair_cost(pair, treatment, span, blocks))
+    return sorted(pairs, key=lambda pair: pair_cost(pair, order, span, blocks))
 
 
 def on_shift(studio: Studio, therapist: Therapist, day: date, start: int, busy_s: int) -> bool:
@@ -253,11 +261,11 @@ def on_shift(studio: Studio, therapist: Therapist, day: date, start: int, busy_s
                for hours in therapist.hours_at(studio.id, day))
 
 
-def pair_cost(pair: Pair, treatment: Treatment, span: Span, blocks: Blocks) -> tuple:
+def pair_cost(pair: Pair, order: Order, span: Span, blocks: Blocks) -> tuple:
     """Keep special rooms for the treatments that need them (the bars room stays free
     for ashiatsu); then pack the day tight, so free time stays in usable blocks; ids
     break ties, so the choice is deterministic."""
-    spare_equipment = len(pair.room.equipment - treatment.requires.equipment)
+    spare_equipment = len(pair.room.equipment - order.equipment)
     idle = (idle_before(span, blocks.therapists.get(pair.therapist.id, []))
             + idle_before(span, blocks.rooms.get(pair.room.id, [])))
     return spare_equipment, idle, pair.therapist.id, pair.room.id
@@ -277,12 +285,14 @@ def misfit(catalog: Catalog, r: Reservation) -> str | None:
     studio = catalog.studios.get(r.studio)
     therapist, room = catalog.therapists.get(r.therapist), catalog.rooms.get(r.room)
     treatment = catalog.treatments.get(r.treatment)
-    if not (studio and therapist and room and treatment):
-        return "its studio, therapist, room or treatment no longer exists"
-    if room.studio != studio.id or not treatment.can_use(room):
+    addons = [catalog.addons.get(a) for a in r.addons]
+    if not (studio and therapist and room and treatment and all(addons)):
+        return "its studio, therapist, room, treatment or an add-on no longer exists"
+    order = Order(treatment, r.duration, tuple(addons))
+    if room.studio != studio.id or not order.can_use(room):
         return f"room {room.id} lacks the equipment for {treatment.id}"
-    if not treatment.can_be_given_by(therapist):
-        return f"therapist {therapist.id} lacks the skill {treatment.requires.skill}"
+    if not order.can_be_given_by(therapist):
+        return f"therapist {therapist.id} lacks a skill it needs ({', '.join(order.skills)})"
     return time_misfit(studio, therapist, Span(r.start, r.busy_until))
 
 

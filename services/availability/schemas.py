@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
@@ -14,8 +15,13 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 from services.availability.commands import Confirm, Describe, HoldSlot, Release, SearchSlots
 from services.availability.domain import (
     CONTRAINDICATIONS,
+    GENDERS,
     WEEKDAYS,
     Absence,
+    AddOn,
+    AddOnRequires,
+    BookingWindow,
+    CancellationPolicy,
     City,
     Requires,
     Room,
@@ -184,6 +190,63 @@ class AbsenceSchema(Schema):
         return Absence(**data)
 
 
+class Percent(fields.Decimal):
+    """A percentage, 0 to 100 with at most two decimal places: exact (Decimal) inside,
+    a JSON number outside."""
+
+    def __init__(self, **kwargs):
+        super().__init__(places=2, validate=validate.Range(0, 100), allow_nan=False, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationError("a number from 0 to 100")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        value = Decimal(value)
+        return int(value) if value == value.to_integral_value() else float(value)
+
+
+class BookingWindowSchema(Schema):
+    min_notice_min = fields.Integer(required=True, strict=True,
+                                    validate=validate.Range(0, 30 * 24 * 60), metadata={
+                                        "description": "the earliest start: this long after now"})
+    max_advance_days = fields.Integer(required=True, strict=True, validate=validate.Range(1, 730),
+                                      metadata={"description": "the latest start: this many days "
+                                                               "after now"})
+
+    @validates_schema
+    def notice_before_advance(self, data, **kwargs):
+        if data["min_notice_min"] >= data["max_advance_days"] * 24 * 60:
+            raise ValidationError("must be less than max_advance_days", "min_notice_min")
+
+    @post_load
+    def make(self, data, **kwargs) -> BookingWindow:
+        return BookingWindow(**data)
+
+
+class CancellationSchema(Schema):
+    free_until_h = fields.Integer(required=True, strict=True, validate=validate.Range(0, 720),
+                                  metadata={"description": "free until this many hours before "
+                                                           "the start"})
+    late_fee_percent = Percent(required=True, metadata={
+        "description": "of the price, when cancelled later than that"})
+    no_show_fee_percent = Percent(required=True, metadata={
+        "description": "of the price, when the client does not come"})
+
+    @post_load
+    def make(self, data, **kwargs) -> CancellationPolicy:
+        return CancellationPolicy(**data)
+
+
+OLD_CANCELLATION = ("cancellation_window_h was replaced by `cancellation: {free_until_h: N, "
+                    "late_fee_percent: P, no_show_fee_percent: P}`; write e.g. "
+                    "cancellation: {free_until_h: 24, late_fee_percent: 50, "
+                    "no_show_fee_percent: 100}")
+
+
 class StudioSchema(Schema):
     id = fields.String(required=True, validate=IDENT)
     name = fields.String(required=True)
@@ -193,7 +256,15 @@ class StudioSchema(Schema):
         "description": "weekday -> 'HH:MM-HH:MM' or a list of them; a missing day is closed"})
     closures = fields.List(fields.Nested(AbsenceSchema), load_default=list)
     slot_step_min = fields.Integer(load_default=15, validate=validate.OneOf(STEPS))
-    cancellation_window_h = fields.Integer(load_default=24, validate=validate.Range(0, 336))
+    booking_window = fields.Nested(BookingWindowSchema, load_default=BookingWindow)
+    cancellation = fields.Nested(CancellationSchema, load_default=CancellationPolicy)
+    cancellation_window_h = fields.Raw(load_only=True, metadata={
+        "description": "replaced by `cancellation`; refused with how to write it"})
+
+    @validates_schema
+    def no_old_window(self, data, **kwargs):
+        if "cancellation_window_h" in data:
+            raise ValidationError(OLD_CANCELLATION, "cancellation_window_h")
 
     @post_load
     def make(self, data, **kwargs) -> Studio:
@@ -227,6 +298,9 @@ class TherapistSchema(Schema):
     skills = Names(required=True)
     shifts = fields.List(fields.Nested(ShiftSchema), required=True)
     time_off = fields.List(fields.Nested(AbsenceSchema), load_default=list)
+    gender = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(GENDERS),
+                           metadata={"description": "for clients who ask for a therapist "
+                                                    "of a given gender"})
 
     @post_load
     def make(self, data, **kwargs) -> Therapist:
@@ -263,11 +337,47 @@ class TreatmentSchema(Schema):
     no_food_before_min = fields.Integer(load_default=None, allow_none=True,
                                         validate=validate.Range(0, 24 * 60))
     intake_required = fields.Boolean(load_default=False)
+    booking_window = fields.Nested(BookingWindowSchema, load_default=None, allow_none=True,
+                                   metadata={"description": "null: the studio's"})
+    addons = fields.List(fields.String(validate=IDENT), load_default=tuple,
+                         metadata={"description": "the ids of the add-ons it allows"})
 
     @post_load
     def make(self, data, **kwargs) -> Treatment:
-        lists = ("durations_min", "contraindications", "preparation", "aftercare")
+        lists = ("durations_min", "contraindications", "preparation", "aftercare", "addons")
         return Treatment(**{**data, **{name: tuple(data[name]) for name in lists}})
+
+
+class AddOnRequiresSchema(Schema):
+    skill = fields.String(load_default=None, allow_none=True)
+    equipment = Names(load_default=frozenset)
+
+    @post_load
+    def make(self, data, **kwargs) -> AddOnRequires:
+        return AddOnRequires(**data)
+
+
+class AddOnSchema(Schema):
+    id = fields.String(required=True, validate=IDENT)
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    extra_min = fields.Integer(required=True, strict=True, validate=validate.Range(0, 240),
+                               metadata={"description": "minutes it adds to the visit"})
+    prices = fields.Dict(keys=fields.Integer(), values=Amount(allow_zero=True),
+                         load_default=dict, metadata={
+                             "description": "treatment length (minutes) -> its price"})
+    price = Amount(allow_zero=True, load_default=None, allow_none=True,
+                   metadata={"description": "one price whatever the length (instead of prices)"})
+    requires = fields.Nested(AddOnRequiresSchema, load_default=AddOnRequires)
+
+    @validates_schema
+    def one_kind_of_price(self, data, **kwargs):
+        if bool(data.get("prices")) == (data.get("price") is not None):
+            raise ValidationError("give either prices (per treatment length) or one price",
+                                  "price")
+
+    @post_load
+    def make(self, data, **kwargs) -> AddOn:
+        return AddOn(**data)
 
 
 class CatalogSchema(Schema):
@@ -279,6 +389,7 @@ class CatalogSchema(Schema):
     studios = fields.List(fields.Nested(StudioSchema), required=True)
     rooms = fields.List(fields.Nested(RoomSchema), load_default=list)
     therapists = fields.List(fields.Nested(TherapistSchema), load_default=list)
+    addons = fields.List(fields.Nested(AddOnSchema), load_default=list)
     treatments = fields.List(fields.Nested(TreatmentSchema), load_default=list)
 
 
@@ -302,6 +413,10 @@ class TreatmentBody(TreatmentSchema):
     id = optional_id()
 
 
+class AddOnBody(AddOnSchema):
+    id = optional_id()
+
+
 # Views (dumped from domain dataclasses) --------------------------------------------
 
 class EpochInstant(fields.Field):
@@ -317,11 +432,22 @@ class StudioView(Schema):
     city = fields.String()
     timezone = fields.String()
     address = fields.String()
+    booking_window = fields.Nested(BookingWindowSchema)
+    cancellation = fields.Nested(CancellationSchema)
 
 
 class RequiresView(Schema):
     skill = fields.String()
     equipment = Names()
+
+
+class AddOnOfferView(Schema):
+    id = fields.String()
+    name = fields.String()
+    extra_min = fields.Integer(metadata={"description": "minutes it adds"})
+    prices = fields.Dict(keys=fields.String(), values=fields.Nested(MoneySchema),
+                         metadata={"description": "treatment length (minutes) -> its price"})
+    requires = fields.Nested(AddOnRequiresSchema)
 
 
 class TreatmentView(Schema):
@@ -336,6 +462,11 @@ class TreatmentView(Schema):
     preparation = fields.List(fields.String())
     aftercare = fields.List(fields.String())
     no_food_before_min = fields.Integer(allow_none=True)
+    addons = fields.List(fields.Nested(AddOnOfferView), attribute="addon_offers",
+                         metadata={"description": "the add-ons it allows"})
+    booking_windows = fields.Dict(keys=fields.String(), values=fields.Nested(
+        BookingWindowSchema), metadata={"description": "studio -> the booking window in "
+                                                       "force for this treatment there"})
 
 
 class SlotView(Schema):
@@ -365,7 +496,6 @@ class NamedView(Schema):
 
 class DescribedStudioView(StudioView):
     currency = fields.String()
-    cancellation_window_h = fields.Integer()
 
 
 class DescribedTreatmentView(Schema):
@@ -387,8 +517,21 @@ class DescriptionView(Schema):
     alternatives = fields.List(fields.Nested(NamedView))
 
 
+class PricedAddOnView(Schema):
+    id = fields.String()
+    name = fields.String()
+    price = fields.Nested(MoneySchema)
+
+
+class PriceBreakdownView(Schema):
+    treatment = fields.Nested(MoneySchema)
+    addons = fields.List(fields.Nested(PricedAddOnView))
+    total = fields.Nested(MoneySchema)
+
+
 class HeldView(Schema):
-    """The RPC `hold` result: a reservation with its therapist's and room's names."""
+    """The RPC `hold` result: a reservation with its therapist's and room's names, its
+    price item by item, and the studio's cancellation policy it is made under."""
 
     hold_id = fields.String(attribute="reservation.hold_id")
     studio = fields.String(attribute="reservation.studio")
@@ -400,23 +543,44 @@ class HeldView(Schema):
     room = fields.Nested(NamedView)
     price = fields.Nested(MoneySchema, attribute="reservation.price")
     expires_at = EpochInstant(attribute="expires_at", allow_none=True)
+    addons = fields.List(fields.String(), attribute="reservation.addons")
+    price_breakdown = fields.Nested(PriceBreakdownView)
+    cancellation = fields.Nested(CancellationSchema)
+
+
+class CommaList(fields.String):
+    """'a,b' in a query string <-> ('a', 'b')."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        items = tuple(item.strip() for item in text.split(",") if item.strip())
+        if len(items) > 10:
+            raise ValidationError("at most 10")
+        return items
 
 
 class SlotQueryArgs(Schema):
-    treatment = fields.String(required=True)
-    duration = fields.Integer(required=True, metadata={"description": "minutes, e.g. 60"})
+    treatment = fields.String(required=True, validate=validate.Length(1, 64))
+    duration = fields.Integer(required=True, validate=validate.Range(1, 24 * 60),
+                              metadata={"description": "minutes, e.g. 60"})
     from_ = DateOrInstant(required=True, data_key="from",
                           metadata={"description": "a date in the studio's zone, or an instant"})
     to = DateOrInstant(required=True, metadata={
         "description": f"a date (included) or an instant (excluded); at most "
                        f"{MAX_SEARCH_DAYS} days after `from`"})
-    studio = fields.String()
-    therapist = fields.String()
+    studio = fields.String(validate=validate.Length(1, 64))
+    therapist = fields.String(validate=validate.Length(1, 64))
+    addons = CommaList(load_default=(), metadata={
+        "description": "add-on ids, comma-separated: slots long and dear enough for them, "
+                       "with therapists and rooms able to give them"})
+    therapist_gender = fields.String(validate=validate.OneOf(GENDERS), metadata={
+        "description": "only therapists of this gender"})
 
     @post_load
     def make(self, data, **kwargs) -> SearchSlots:
         return SearchSlots(data["treatment"], data["duration"], data["from_"], data["to"],
-                           data.get("studio"), data.get("therapist"))
+                           data.get("studio"), data.get("therapist"), data["addons"],
+                           data.get("therapist_gender"))
 
     @validates_schema
     def range_is_short(self, data, **kwargs):
@@ -448,10 +612,13 @@ class HoldParams(Schema):
     hold_id = fields.String(load_default=None, allow_none=True, validate=TOKEN)
     ttl_s = fields.Integer(load_default=None, allow_none=True,
                            validate=validate.Range(1, 24 * 3600))
+    addons = fields.List(fields.String(), load_default=(), validate=validate.Length(max=10))
+    therapist_gender = fields.String(load_default=None, allow_none=True,
+                                     validate=validate.OneOf(GENDERS))
 
     @post_load
     def make(self, data, **kwargs) -> HoldSlot:
-        return HoldSlot(**data)
+        return HoldSlot(**{**data, "addons": tuple(data["addons"])})
 
 
 class ConfirmParams(Schema):

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import redis
 
-from services.availability.domain import MAX_SPAN_S, Money, Reservation
+from services.availability.domain import MAX_SPAN_S, Reservation
+from services.common.money import Money
 from services.common.redis import key
 
 LUA = Path(__file__).parent / "lua"
@@ -46,7 +47,10 @@ def encode(r: Reservation) -> str:
 def decode(raw: str) -> Reservation:
     fields = json.loads(raw)
     price = fields.pop("price")
-    return Reservation(**fields, price=Money(Decimal(price["amount"]), price["currency"]))
+    # Lua's cjson writes an empty list back as {}; records older than add-ons have none.
+    addons = tuple(fields.pop("addons", None) or ())
+    return Reservation(**fields, price=Money(Decimal(price["amount"]), price["currency"]),
+                       addons=addons)
 
 
 class Store:

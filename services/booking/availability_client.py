@@ -7,9 +7,17 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
+from decimal import Decimal
 
 from services.booking.commands import SlotRequest
-from services.booking.domain import Description, Hold, Named, StudioFacts, TreatmentFacts
+from services.booking.domain import (
+    CancellationTerms,
+    Description,
+    Hold,
+    Named,
+    StudioFacts,
+    TreatmentFacts,
+)
 from services.common.errors import SpaError, Unavailable
 from services.common.service import Infra
 
@@ -21,7 +29,8 @@ DESCRIBE_TTL_S = 10.0
 # availability's codes that mean the same to a partner as they do to us. Any other
 # (an internal error, an unknown method) is our dependency failing: partners hear
 # `dependency_unavailable`, never availability's own vocabulary.
-PASSED_ON = frozenset({"not_found", "validation_error", "slot_unavailable", "hold_expired",
+PASSED_ON = frozenset({"not_found", "validation_error", "outside_booking_window",
+                       "slot_unavailable", "hold_expired",
                        "conflict", "dependency_unavailable"})
 
 
@@ -51,9 +60,12 @@ class AvailabilityClient:
     def hold(self, wanted: SlotRequest, hold_id: str) -> Hold:
         params = {"studio": wanted.studio, "treatment": wanted.treatment,
                   "duration": wanted.duration, "start": wanted.start.isoformat(),
-                  "hold_id": hold_id, "ttl_s": self.infra.settings.hold_ttl_s}
+                  "hold_id": hold_id, "ttl_s": self.infra.settings.hold_ttl_s,
+                  "addons": list(wanted.addons)}
         if wanted.therapist:
             params["therapist"] = wanted.therapist
+        if wanted.therapist_gender:
+            params["therapist_gender"] = wanted.therapist_gender
         return hold_from_reply(self.call("hold", params))
 
     def confirm(self, hold_id: str, booking_id: str) -> None:
@@ -66,8 +78,7 @@ class AvailabilityClient:
 def description_from_reply(reply: dict) -> Description:
     studio, treatment = reply["studio"], reply["treatment"]
     return Description(
-        StudioFacts(studio["id"], studio["name"], studio.get("address") or "",
-                    studio["timezone"], studio.get("cancellation_window_h")),
+        StudioFacts(studio["id"], studio["name"], studio.get("address") or "", studio["timezone"]),
         TreatmentFacts(
             treatment["id"], treatment["name"], tuple(treatment["contraindications"]),
             bool(treatment["intake_required"]), tuple(treatment["preparation"]),
@@ -81,7 +92,14 @@ def hold_from_reply(reply: dict) -> Hold:
         duration=reply["duration"], start=datetime.fromisoformat(reply["start"]),
         end=datetime.fromisoformat(reply["end"]), therapist=Named(**reply["therapist"]),
         room=Named(**reply["room"]), price=reply["price"],
-        expires_at=_instant(reply["expires_at"]))
+        expires_at=_instant(reply["expires_at"]), addons=tuple(reply["addons"]),
+        price_breakdown=reply["price_breakdown"], terms=terms_from(reply["cancellation"]))
+
+
+def terms_from(policy: dict) -> CancellationTerms:
+    return CancellationTerms(int(policy["free_until_h"]),
+                             Decimal(str(policy["late_fee_percent"])),
+                             Decimal(str(policy["no_show_fee_percent"])))
 
 
 def _instant(text: str | None) -> datetime | None:

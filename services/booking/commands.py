@@ -18,6 +18,8 @@ class SlotRequest:
     duration: int
     start: datetime
     therapist: str | None = None
+    addons: tuple[str, ...] = ()
+    therapist_gender: str | None = None
 
 
 @dataclass(frozen=True)

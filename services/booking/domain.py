@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import Enum
 
 from services.common.errors import Contraindicated, IntakeRequired, InvalidTransition
+from services.common.money import Money
 
 # `pending` (stored, hold not yet confirmed) and `failed` (confirm refused or the
 # saga abandoned) are the saga's own states: partners only ever see VISIBLE ones.
@@ -21,7 +23,6 @@ TRANSITIONS = {
     "pending": ("confirmed", "failed"),
     "confirmed": ("cancelled", "completed", "no_show"),
 }
-DEFAULT_CANCELLATION_WINDOW_H = 24
 
 # Bump when the screening rules change: each booking records the version that let it
 # through, so a later audit knows which rules were applied.
@@ -45,7 +46,29 @@ class StudioFacts:
     name: str
     address: str
     timezone: str
-    cancellation_window_h: int | None = None
+
+
+@dataclass(frozen=True)
+class CancellationTerms:
+    """The studio's cancellation policy when the time was held: a booking keeps it,
+    whatever the studio changes later."""
+
+    free_until_h: int = 24
+    late_fee_percent: Decimal = Decimal(0)
+    no_show_fee_percent: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What cancelling costs, for one booking: free until `free_cancellation_until`
+    (included), `late_fee` after it, `no_show_fee` when the client does not come."""
+
+    free_cancellation_until: datetime
+    late_fee: Money
+    no_show_fee: Money
+
+    def fee_to_cancel(self, now: datetime) -> Money:
+        return self.late_fee if now > self.free_cancellation_until else self.late_fee.share(0)
 
 
 @dataclass(frozen=True)
@@ -107,8 +130,11 @@ class Hold:
     end: datetime
     therapist: Named
     room: Named
-    price: dict
+    price: dict  # the total, add-ons included
     expires_at: datetime | None  # None once confirmed
+    addons: tuple[str, ...] = ()
+    price_breakdown: dict | None = None  # {treatment, addons: [{id, name, price}], total}
+    terms: CancellationTerms = field(default_factory=CancellationTerms)
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at
@@ -125,14 +151,17 @@ class Booking:
     end: datetime
     therapist: str
     room: str
-    price: dict
+    price: dict  # the total, add-ons included
     customer: Customer
     screening: Screening
     hold_id: str
     context: dict  # names and texts every event carries (see docs/internal-contracts.md)
-    cancellation_window_h: int
     created_at: datetime
     updated_at: datetime
+    addons: tuple[str, ...] = ()
+    price_breakdown: dict | None = None
+    terms: CancellationTerms = field(default_factory=CancellationTerms)
+    fee: dict | None = None  # what a late cancellation or a no-show costs, once it happened
     late_cancellation: bool = False
     cancel_reason: str = ""
     sequence: int = 0  # +1 on every reschedule, so consumers can order versions
@@ -142,6 +171,15 @@ class Booking:
     @property
     def visible(self) -> bool:
         return self.status in VISIBLE
+
+    @property
+    def policy(self) -> Policy:
+        """The terms it was booked under, in instants and money: the deadline moves with
+        the start (a reschedule keeps the terms), the fees are shares of the total."""
+        total, terms = Money.from_json(self.price), self.terms
+        return Policy(self.start - timedelta(hours=terms.free_until_h),
+                      total.share(terms.late_fee_percent),
+                      total.share(terms.no_show_fee_percent))
 
 
 def screen(intake: Intake | None, described: Description) -> Screening:
@@ -173,10 +211,9 @@ def new_booking(booking_id: str, hold: Hold, customer: Customer, screening: Scre
         id=booking_id, status="pending", studio=hold.studio, treatment=hold.treatment,
         duration=hold.duration, start=hold.start, end=hold.end, therapist=hold.therapist.id,
         room=hold.room.id, price=hold.price, customer=customer, screening=screening,
-        hold_id=hold.id, context=event_context(described, hold),
-        cancellation_window_h=described.studio.cancellation_window_h
-        or DEFAULT_CANCELLATION_WINDOW_H,
-        created_at=now, updated_at=now)
+        hold_id=hold.id, context=event_context(described, hold), addons=hold.addons,
+        price_breakdown=hold.price_breakdown, terms=hold.terms, created_at=now,
+        updated_at=now)
 
 
 def event_context(described: Description, hold: Hold) -> dict:
@@ -191,6 +228,8 @@ def event_context(described: Description, hold: Hold) -> dict:
                       "aftercare": list(treatment.aftercare),
                       "no_food_before_min": treatment.no_food_before_min},
         "therapist": _named(hold.therapist), "room": _named(hold.room),
+        "addons": [{"id": a["id"], "name": a["name"]}
+                   for a in (hold.price_breakdown or {}).get("addons", [])],
     }
 
 
@@ -205,14 +244,17 @@ def transition(booking: Booking, to: str, now: datetime) -> Booking:
 
 
 def cancel(booking: Booking, now: datetime, reason: str = "") -> Booking:
+    """Cancelled, with the fee its policy gives (zero until the free deadline)."""
     cancelled = transition(booking, "cancelled", now)
-    late = is_late_cancellation(booking.start, now, booking.cancellation_window_h)
-    return replace(cancelled, late_cancellation=late, cancel_reason=reason)
+    late = now > booking.policy.free_cancellation_until
+    return replace(cancelled, late_cancellation=late, cancel_reason=reason,
+                   fee=booking.policy.fee_to_cancel(now).to_json())
 
 
-def is_late_cancellation(start: datetime, now: datetime, window_h: int) -> bool:
-    """Late: inside the studio's window before the start (the studio may charge)."""
-    return now > start - timedelta(hours=window_h)
+def no_show(booking: Booking, now: datetime) -> Booking:
+    """The client did not come: the reservation stays, and the no-show fee is due."""
+    missed = transition(booking, "no_show", now)
+    return replace(missed, fee=booking.policy.no_show_fee.to_json())
 
 
 def begin_reschedule(booking: Booking, hold_id: str) -> Booking:
@@ -225,9 +267,11 @@ def begin_reschedule(booking: Booking, hold_id: str) -> Booking:
 
 
 def finish_reschedule(booking: Booking, hold: Hold, now: datetime) -> Booking:
+    """The booking at its new time. Its price and cancellation terms stay those it was
+    booked with: moving is not buying again."""
     context = {**booking.context, "therapist": _named(hold.therapist), "room": _named(hold.room)}
     return replace(booking, start=hold.start, end=hold.end, therapist=hold.therapist.id,
-                   room=hold.room.id, price=hold.price, hold_id=hold.id, next_hold=None,
+                   room=hold.room.id, hold_id=hold.id, next_hold=None,
                    sequence=booking.sequence + 1, context=context, updated_at=now)
 
 

@@ -95,14 +95,18 @@ def cancel(ctx: Context, booking: Booking, reason: str) -> Booking:
 
 
 def finish(ctx: Context, booking: Booking, outcome: str) -> Booking:
-    """`completed` or `no_show`: the reservation stays, as the record of the visit."""
-    done = domain.transition(booking, outcome, ctx.clock.now())
+    """`completed` or `no_show` (with its fee): the reservation stays, as the record of
+    the visit."""
+    now = ctx.clock.now()
+    done = (domain.no_show(booking, now) if outcome == "no_show"
+            else domain.transition(booking, outcome, now))
     return commit(ctx, Change(done, event=event(ctx, f"booking.{outcome}", done)))
 
 
 def reschedule(ctx: Context, booking: Booking, start: datetime,
                therapist: str | None = None) -> Booking:
-    wanted = SlotRequest(booking.studio, booking.treatment, booking.duration, start, therapist)
+    wanted = SlotRequest(booking.studio, booking.treatment, booking.duration, start, therapist,
+                         booking.addons)
     marked = commit(ctx, Change(domain.begin_reschedule(booking, new_id("h"))))
     try:
         hold = hold_slot(ctx, wanted, marked.next_hold)

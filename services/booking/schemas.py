@@ -11,7 +11,19 @@ from services.booking.store import CURSOR
 from services.common.schemas import MoneySchema, in_utc, instant
 
 ID = validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="not a valid id")
-SLOT_FIELDS = ("studio", "treatment", "duration", "start", "therapist")
+SLOT_FIELDS = ("studio", "treatment", "duration", "start", "therapist", "addons",
+               "therapist_gender")
+GENDERS = ("female", "male", "non_binary")
+
+
+def addons_field() -> fields.List:
+    return fields.List(fields.String(validate=ID), validate=validate.Length(max=10),
+                       metadata={"description": "add-on ids the treatment allows"})
+
+
+def gender_field() -> fields.String:
+    return fields.String(validate=validate.OneOf(GENDERS),
+                         metadata={"description": "only a therapist of this gender"})
 
 
 def strict_bool(**kwargs) -> fields.Boolean:
@@ -25,10 +37,29 @@ class SlotRequestSchema(Schema):
                               metadata={"description": "minutes"})
     start = instant(required=True)
     therapist = fields.String(validate=ID, metadata={"description": "omit for any"})
+    addons = addons_field()
+    therapist_gender = gender_field()
 
     @post_load
     def make(self, data: dict, **kwargs) -> SlotRequest:
-        return SlotRequest(**in_utc(data, "start"))
+        return slot_request(data)
+
+
+def slot_request(data: dict) -> SlotRequest:
+    slot = in_utc(data, "start")
+    return SlotRequest(**{**slot, "addons": tuple(slot.get("addons", ()))})
+
+
+class PricedAddOnSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    price = fields.Nested(MoneySchema)
+
+
+class PriceBreakdownSchema(Schema):
+    treatment = fields.Nested(MoneySchema)
+    addons = fields.List(fields.Nested(PricedAddOnSchema))
+    total = fields.Nested(MoneySchema)
 
 
 class HoldSchema(Schema):
@@ -40,7 +71,9 @@ class HoldSchema(Schema):
     end = fields.AwareDateTime()
     therapist = fields.Function(lambda hold: hold.therapist.id)
     room = fields.Function(lambda hold: hold.room.id)
-    price = fields.Nested(MoneySchema)
+    addons = fields.List(fields.String())
+    price = fields.Nested(MoneySchema, metadata={"description": "the total, add-ons included"})
+    price_breakdown = fields.Nested(PriceBreakdownSchema)
     expires_at = fields.AwareDateTime()
 
 
@@ -76,6 +109,8 @@ class BookingRequestSchema(Schema):
     duration = fields.Integer(strict=True, validate=validate.Range(1, 24 * 60))
     start = instant()
     therapist = fields.String(validate=ID)
+    addons = addons_field()
+    therapist_gender = gender_field()
     customer = fields.Nested(CustomerSchema, required=True)
     intake = fields.Nested(IntakeSchema, metadata={
         "description": "required by treatments that list contraindications"})
@@ -93,13 +128,20 @@ class BookingRequestSchema(Schema):
     def make(self, data: dict, **kwargs) -> BookingRequest:
         slot = {n: data[n] for n in SLOT_FIELDS if n in data}
         return BookingRequest(data["customer"], data.get("intake"), data.get("hold"),
-                              SlotRequest(**in_utc(slot, "start")) if slot else None)
+                              slot_request(slot) if slot else None)
 
 
 class IdempotencyHeaderSchema(Schema):
     key = fields.String(data_key="Idempotency-Key", required=True,
                         validate=validate.Length(1, 255),
                         metadata={"description": "a retry with the same key books once"})
+
+
+class PolicySchema(Schema):
+    free_cancellation_until = fields.AwareDateTime(metadata={
+        "description": "cancelling costs nothing until this instant (included)"})
+    late_fee = fields.Nested(MoneySchema, metadata={"description": "cancelling later costs this"})
+    no_show_fee = fields.Nested(MoneySchema, metadata={"description": "not coming costs this"})
 
 
 class BookingSchema(Schema):
@@ -112,12 +154,19 @@ class BookingSchema(Schema):
     end = fields.AwareDateTime()
     therapist = fields.String()
     room = fields.String()
-    price = fields.Nested(MoneySchema)
+    addons = fields.List(fields.String())
+    price = fields.Nested(MoneySchema, metadata={"description": "the total, add-ons included"})
+    price_breakdown = fields.Nested(PriceBreakdownSchema, allow_none=True)
+    policy = fields.Nested(PolicySchema, metadata={
+        "description": "the cancellation policy it was booked under"})
+    fee = fields.Nested(MoneySchema, allow_none=True, metadata={
+        "description": "what the cancellation or the no-show costs (0 when cancelled in "
+                       "time); null otherwise"})
     customer = fields.Nested(CustomerSchema)
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
     late_cancellation = fields.Boolean(metadata={
-        "description": "cancelled inside the studio's cancellation window"})
+        "description": "cancelled after free_cancellation_until"})
 
 
 class EventBookingSchema(BookingSchema):

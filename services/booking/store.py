@@ -21,10 +21,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 
 import redis
 
-from services.booking.domain import Booking, Customer, Hold, Intake, Named, Screening
+from services.booking.domain import (
+    Booking,
+    CancellationTerms,
+    Customer,
+    Hold,
+    Intake,
+    Named,
+    Screening,
+)
 from services.common import bus, jsonio
 from services.common.clock import Clock
 from services.common.redis import key
@@ -248,12 +257,22 @@ def _booking_or_none(raw: str | None) -> Booking | None:
         return None
     data = json.loads(raw)
     declared = data["screening"]["declared"]
+    # Before fees, a booking had only a free period (`cancellation_window_h`).
+    old_window = data.pop("cancellation_window_h", None)
+    terms = data.get("terms") or {"free_until_h": old_window or 24}
     return Booking(**{
         **data, **_instants(data, "start", "end", "created_at", "updated_at"),
         "customer": Customer(**data["customer"]),
         "screening": Screening(Intake(**declared) if declared else None,
                                data["screening"]["rule_version"]),
+        "addons": tuple(data.get("addons") or ()), "terms": _terms(terms),
     })
+
+
+def _terms(data: dict) -> CancellationTerms:
+    return CancellationTerms(int(data["free_until_h"]),
+                             Decimal(str(data.get("late_fee_percent", 0))),
+                             Decimal(str(data.get("no_show_fee_percent", 0))))
 
 
 def _hold_to_json(hold: Hold) -> str:
@@ -263,7 +282,9 @@ def _hold_to_json(hold: Hold) -> str:
 def _hold_from_json(raw: str) -> Hold:
     data = json.loads(raw)
     return Hold(**{**data, **_instants(data, "start", "end", "expires_at"),
-                   "therapist": Named(**data["therapist"]), "room": Named(**data["room"])})
+                   "therapist": Named(**data["therapist"]), "room": Named(**data["room"]),
+                   "addons": tuple(data.get("addons") or ()),
+                   "terms": _terms(data.get("terms") or {"free_until_h": 24})})
 
 
 def _instants(data: dict, *names: str) -> dict:

@@ -152,6 +152,14 @@ class IdempotencyInProgress(Conflict):
     retry_after_s = 1
 
 
+class OutsideBookingWindow(Invalid):
+    """The start is sooner than the minimum notice, or further ahead than the studio
+    takes bookings; `earliest` and `latest` say when it could be."""
+
+    code = "outside_booking_window"
+    default_detail = "that start is outside the booking window"
+
+
 class IntakeRequired(Invalid):
     code = "intake_required"
     default_detail = "this treatment needs the client's intake"

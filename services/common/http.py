@@ -70,6 +70,7 @@ STATUS_OF_CODE = {
     "uri_too_long": 414,
     "unsupported_media_type": 415,
     "validation_error": 422,
+    "outside_booking_window": 422,
     "intake_required": 422,
     "contraindicated": 422,
     "rate_limited": 429,
@@ -101,6 +102,10 @@ class ProblemSchema(Schema):
         "description": "the declared contraindications (contraindicated)"})
     alternatives = fields.List(fields.String(), metadata={
         "description": "treatments safe with them at that studio (contraindicated)"})
+    earliest = fields.String(metadata={
+        "format": "date-time", "description": "the earliest start (outside_booking_window)"})
+    latest = fields.String(metadata={
+        "format": "date-time", "description": "the latest start (outside_booking_window)"})
     bookings = fields.List(fields.String(), metadata={
         "description": "bookings a catalog change would strand (conflicts_with_bookings)"})
     holds = fields.List(fields.String(), metadata={

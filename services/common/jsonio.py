@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import fields, is_dataclass
 from datetime import date
+from decimal import Decimal
 
 
 def dumps(value: object) -> str:
@@ -22,4 +23,6 @@ def _plain(value: object) -> object:
         return shallow(value)
     if isinstance(value, date):  # and datetime
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -30,14 +30,25 @@ def _positive(amount) -> None:
         raise ValidationError("must be more than 0")
 
 
-class Amount(fields.Decimal):
-    """A money amount in the city's currency: more than 0, two decimal places, written
-    as a decimal string ("120.00") so no float ever rounds it. Apps document it as a
-    string (`register_field(Amount, "string", "decimal")`)."""
+def _not_negative(amount) -> None:
+    if amount < 0:
+        raise ValidationError("must not be negative")
 
-    def __init__(self, **kwargs):
-        super().__init__(places=2, as_string=True, validate=_positive, allow_nan=False,
+
+class Amount(fields.Decimal):
+    """A money amount in the city's currency: more than 0 (or 0 too, `allow_zero`), two
+    decimal places, written as a decimal string ("120.00") so no float ever rounds it.
+    Apps document it as a string (`register_field(Amount, "string", "decimal")`)."""
+
+    def __init__(self, allow_zero: bool = False, **kwargs):
+        check = _not_negative if allow_zero else _positive
+        super().__init__(places=2, as_string=True, validate=check, allow_nan=False,
                          **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):  # a JSON or YAML number may already be rounded
+            raise ValidationError("write the amount as a decimal string, e.g. \"95.00\"")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class MoneySchema(Schema):

@@ -23,7 +23,7 @@ from services.common.http import (
 # Path prefix -> service. Longest match wins; `/<service>/...` reaches a service's
 # own routes (e.g. /booking/healthz).
 ROUTES = {
-    "/v1/studios": "availability", "/v1/rooms": "availability",
+    "/v1/studios": "availability", "/v1/rooms": "availability", "/v1/addons": "availability",
     "/v1/therapists": "availability", "/v1/treatments": "availability",
     "/v1/slots": "availability", "/v1/holds": "booking", "/v1/bookings": "booking",
     "/v1/webhooks": "notifications", "/v1/notifications": "notifications",

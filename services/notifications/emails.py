@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -42,6 +43,11 @@ class Appointment:
     previous_start: datetime | None = None
     reason: str = ""
     late_cancellation: bool = False
+    addons: tuple[str, ...] = ()  # their names
+    free_cancellation_until: datetime | None = None
+    late_fee: str = ""
+    no_show_fee: str = ""
+    fee: str = ""  # what the cancellation costs; "" when nothing
 
     @classmethod
     def from_payload(cls, payload: dict) -> Appointment:
@@ -61,13 +67,25 @@ class Appointment:
             sequence=int(booking.get("sequence") or 0),
             previous_start=_local(previous["start"], zone) if previous.get("start") else None,
             reason=payload.get("reason") or "",
-            late_cancellation=bool(booking.get("late_cancellation")))
+            late_cancellation=bool(booking.get("late_cancellation")),
+            addons=tuple(a["name"] for a in context.get("addons") or ()),
+            **policy_facts(booking.get("policy"), booking.get("fee"), zone))
 
     @property
     def last_meal_at(self) -> datetime | None:
         if not self.no_food_before_min:
             return None
         return self.start - timedelta(minutes=self.no_food_before_min)
+
+
+def policy_facts(policy: dict | None, fee: dict | None, zone: ZoneInfo) -> dict:
+    """What the emails say of the cancellation policy (events before policies have none)."""
+    facts: dict = {"fee": money(fee) if fee and Decimal(fee["amount"]) else ""}
+    if policy:
+        facts |= {"free_cancellation_until": _local(policy["free_cancellation_until"], zone),
+                  "late_fee": money(policy["late_fee"]),
+                  "no_show_fee": money(policy["no_show_fee"])}
+    return facts
 
 
 def _local(instant: str, zone: ZoneInfo) -> datetime:

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from services.availability import engine
 from services.availability.bootstrap import Context
-from services.availability.catalog_loader import dump_catalog, parse_catalog
+from services.availability.catalog_loader import dump_catalog, parse_catalog, parse_stored
 from services.availability.catalog_rules import CatalogError
 from services.availability.domain import Absence, Catalog, Reservation, Studio, Therapist, iso
 from services.common.errors import ConflictsWithBookings, Invalid
@@ -56,7 +56,7 @@ def change(ctx: Context, edit: Callable[[Catalog], Catalog], entry: str) -> None
     now = ctx.now()
 
     def decide(doc: dict | None, upcoming: list[Reservation]) -> dict:
-        current = parse_catalog(doc, "stored catalog") if doc else Catalog.empty(ctx.city)
+        current = parse_stored(doc) if doc else Catalog.empty(ctx.city)
         new_doc = dump_catalog(edit(current))
         try:  # every rule of a city file, so what is stored always loads again
             catalog = parse_catalog(new_doc, "catalog")

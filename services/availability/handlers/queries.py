@@ -3,21 +3,55 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from services.availability import engine
 from services.availability.bootstrap import Context
 from services.availability.commands import SearchSlots
-from services.availability.domain import Catalog, Studio, Treatment
+from services.availability.domain import AddOn, BookingWindow, Catalog, Studio, Treatment
 from services.availability.slot_cache import valid_until
 from services.common.auth import Principal
+from services.common.money import Money
+
+
+@dataclass(frozen=True)
+class AddOnOffer:
+    """An add-on as a treatment offers it: with its price for each of its lengths."""
+
+    addon: AddOn
+    prices: dict[int, Money]
+
+    def __getattr__(self, name: str):
+        return getattr(self.addon, name)
+
+
+@dataclass(frozen=True)
+class Offered:
+    """A treatment as partners see it: with its add-ons and, at each studio they see,
+    the booking window in force."""
+
+    treatment: Treatment
+    addon_offers: list[AddOnOffer]
+    booking_windows: dict[str, BookingWindow]
+
+    def __getattr__(self, name: str):
+        return getattr(self.treatment, name)
 
 
 def visible_studios(ctx: Context, principal: Principal) -> list[Studio]:
     return [s for s in ctx.catalog().studios.values() if principal.sees(s.id)]
 
 
-def treatments(ctx: Context) -> list[Treatment]:
-    return list(ctx.catalog().treatments.values())
+def treatments(ctx: Context, principal: Principal) -> list[Offered]:
+    catalog = ctx.catalog()
+    studios = visible_studios(ctx, principal)
+    return [Offered(t, addon_offers(catalog, t), {s.id: catalog.window(s, t) for s in studios})
+            for t in catalog.treatments.values()]
+
+
+def addon_offers(catalog: Catalog, treatment: Treatment) -> list[AddOnOffer]:
+    addons = [catalog.addons[a] for a in treatment.addons]
+    return [AddOnOffer(a, {d: a.price_for(d) for d in treatment.durations_min}) for a in addons]
 
 
 def search_slots(ctx: Context, principal: Principal, search: SearchSlots) -> bytes:
@@ -26,8 +60,8 @@ def search_slots(ctx: Context, principal: Principal, search: SearchSlots) -> byt
     catalog_version, catalog = ctx.versioned_catalog()
     query = slot_query(catalog, principal, search)
     studios = tuple(studio.id for studio in query.studios)
-    key = (catalog_version, search.treatment, search.duration, studios, search.first,
-           search.last, search.therapist)
+    key = (catalog_version, search.treatment, search.duration, search.addons, studios,
+           search.first, search.last, search.therapist, search.therapist_gender)
     # Versions are read before the ledger: a write in between only makes a later miss.
     versions, now = ctx.store.versions(studios), ctx.now()
     if (body := ctx.slots.get(key, versions, now)) is None:
@@ -37,13 +71,12 @@ def search_slots(ctx: Context, principal: Principal, search: SearchSlots) -> byt
 
 
 def slot_query(catalog: Catalog, principal: Principal, search: SearchSlots) -> engine.SlotQuery:
-    treatment = catalog.treatment(search.treatment)
-    duration = treatment.offered(search.duration)
+    order = catalog.order(search.treatment, search.duration, search.addons)
     if search.therapist:
         catalog.therapist(search.therapist)
     studios = searched_studios(catalog, principal, search.studio)
-    return engine.SlotQuery(treatment, duration, studios, search.first, search.last,
-                            search.therapist)
+    return engine.SlotQuery(order, studios, search.first, search.last, search.therapist,
+                            search.therapist_gender)
 
 
 def searched_studios(catalog: Catalog, principal: Principal,

@@ -13,6 +13,8 @@ from services.availability import engine
 from services.availability.bootstrap import Context
 from services.availability.commands import Confirm, Describe, HoldSlot, Release
 from services.availability.domain import (
+    BookingWindow,
+    CancellationPolicy,
     Catalog,
     Named,
     Reservation,
@@ -26,14 +28,15 @@ from services.common.errors import (
     HoldExpired,
     Invalid,
     NotFound,
+    OutsideBookingWindow,
     SlotUnavailable,
     SpaError,
 )
+from services.common.money import Money
 
 log = logging.getLogger(__name__)
 
 STALE_CATALOG_TRIES = 3  # an admin change between our read and our script: decide again
-MAX_ADVANCE_DAYS = 365  # nothing is bookable further ahead than this
 
 
 @dataclass(frozen=True)
@@ -46,12 +49,29 @@ class Description:
 
 
 @dataclass(frozen=True)
+class PricedAddOn:
+    id: str
+    name: str
+    price: Money
+
+
+@dataclass(frozen=True)
+class PriceBreakdown:
+    treatment: Money
+    addons: list[PricedAddOn]
+    total: Money
+
+
+@dataclass(frozen=True)
 class Held:
-    """A reservation with the names of its therapist and room (the hold's answer)."""
+    """A reservation with the names of its therapist and room, its price item by
+    item, and the cancellation policy it was made under (the hold's answer)."""
 
     reservation: Reservation
     therapist: Named
     room: Named
+    price_breakdown: PriceBreakdown
+    cancellation: CancellationPolicy
 
     @property
     def expires_at(self) -> int | None:
@@ -75,23 +95,24 @@ def hold_by_current_catalog(ctx: Context, command: HoldSlot) -> Held | None:
     """The hold, or None when the catalog changed after it was read."""
     version, catalog = ctx.versioned_catalog()
     now = ctx.now()
-    studio, treatment = catalog.studio(command.studio), catalog.treatment(command.treatment)
-    duration = treatment.offered(command.duration)
+    studio = catalog.studio(command.studio)
+    order = catalog.order(command.treatment, command.duration, command.addons)
     if command.therapist:
         catalog.therapist(command.therapist)
-    start = bookable_start(studio, treatment.busy_s(duration), command.start, now)
     hold_id = command.hold_id or uuid.uuid4().hex
     if retried := ctx.store.find(studio.id, hold_id):
         return held_view(catalog, retried)
+    start = bookable_start(studio, order.busy_s, command.start, now)
+    within_window(catalog.window(studio, order.treatment), start, now)
     ledger = ctx.store.reservations({studio.id: (start, start + 1)})
-    pairs = engine.free_pairs(catalog, studio, treatment, duration, start, ledger, now,
-                              command.therapist)
+    pairs = engine.free_pairs(catalog, studio, order, start, ledger, now, command.therapist,
+                              command.therapist_gender)
     expires_at = now + (command.ttl_s or ctx.infra.settings.hold_ttl_s)
     wanted = Reservation(  # therapist and room: the pair that wins, below
-        hold_id=hold_id, studio=studio.id, treatment=treatment.id, duration=duration,
-        therapist="", room="", start=start, end=start + duration * 60,
-        busy_until=start + treatment.busy_s(duration), expires_at=expires_at,
-        price=treatment.price(duration))
+        hold_id=hold_id, studio=studio.id, treatment=order.treatment.id,
+        duration=order.duration, therapist="", room="", start=start,
+        end=start + order.minutes * 60, busy_until=start + order.busy_s, expires_at=expires_at,
+        price=order.price, addons=tuple(a.id for a in order.addons))
     taken = hold_first_free(ctx, wanted, pairs, now, version)
     return held_view(catalog, taken) if taken else None
 
@@ -117,13 +138,28 @@ def bookable_start(studio: Studio, busy_s: int, start: datetime, now: int) -> in
         raise Invalid.field("start", problem)
     if instant < now:
         raise Invalid.field("start", "is in the past")
-    if instant > now + MAX_ADVANCE_DAYS * 86400:
-        raise Invalid.field("start", f"is more than {MAX_ADVANCE_DAYS} days ahead")
     return instant
 
 
+def within_window(window: BookingWindow, start: int, now: int) -> None:
+    if not window.admits(start, now):
+        raise OutsideBookingWindow(
+            f"bookable from {window.min_notice_min} minutes to {window.max_advance_days} days "
+            "ahead", earliest=iso(window.earliest(now)), latest=iso(window.latest(now)))
+
+
 def held_view(catalog: Catalog, r: Reservation) -> Held:
-    return Held(r, _named(catalog.therapists, r.therapist), _named(catalog.rooms, r.room))
+    studio = catalog.studios.get(r.studio)
+    return Held(r, _named(catalog.therapists, r.therapist), _named(catalog.rooms, r.room),
+                breakdown(catalog, r), studio.cancellation if studio else CancellationPolicy())
+
+
+def breakdown(catalog: Catalog, r: Reservation) -> PriceBreakdown:
+    """The reservation's price item by item; the total is the one it was held at."""
+    addons = [catalog.addons.get(a) for a in r.addons]
+    priced = [PricedAddOn(a.id, a.name, a.price_for(r.duration)) for a in addons if a]
+    treatment = Money(r.price.amount - sum(p.price.amount for p in priced), r.price.currency)
+    return PriceBreakdown(treatment, priced, r.price)
 
 
 def _named(table: dict, ident: str) -> Named:

@@ -41,6 +41,7 @@ def rpc(ctx) -> dict:
 
 
 @pytest.fixture
-def app(infra, settings):
+def app(infra, settings, clock):
+    """The HTTP app on the tests' clock, as the worker's RPC methods are."""
     return create_app({f.name: getattr(settings, f.name) for f in fields(settings)
-                       if f.name != "extra"})
+                       if f.name != "extra"}, clock)

@@ -28,9 +28,9 @@ def as_partner(api_keys):
 
 
 @pytest.fixture
-def rpc_now(infra) -> dict:
-    """RPC methods on real time, as the worker runs beside the app."""
-    return queues.methods(bootstrap(infra))
+def rpc_now(infra, clock) -> dict:
+    """RPC methods as the worker serves them beside the app, on the same clock."""
+    return queues.methods(bootstrap(infra, clock))
 
 
 def starts(response) -> list[str]:
@@ -44,7 +44,10 @@ def test_a_partner_sees_only_its_own_studios(client, as_partner, as_admin):
     mine = client.get("/v1/studios", headers=as_partner).json["items"]
     assert [s["id"] for s in mine] == ["camden"]
     assert mine[0] == {"id": "camden", "name": "Triyoga Camden", "city": "london",
-                       "timezone": "Europe/London", "address": "57 Jamestown Road, London NW1 7DB"}
+                       "timezone": "Europe/London", "address": "57 Jamestown Road, London NW1 7DB",
+                       "booking_window": {"min_notice_min": 120, "max_advance_days": 60},
+                       "cancellation": {"free_until_h": 24, "late_fee_percent": 50,
+                                        "no_show_fee_percent": 100}}
     everyone = client.get("/v1/studios", headers=as_admin).json["items"]
     assert [s["id"] for s in everyone] == ["camden", "islington"]
 
@@ -219,3 +222,103 @@ def test_the_openapi_document_describes_every_route_with_schemas(client):
     assert "200" in slots["responses"]
     put_room = document["paths"]["/v1/rooms/{room_id}"]["put"]
     assert "requestBody" in put_room and "409" in put_room["responses"]
+
+
+# Policies: booking windows, cancellation, add-ons, therapist gender ------------------
+
+def test_treatments_show_their_add_ons_priced_per_length_and_their_windows(client, as_partner):
+    items = {t["id"]: t for t in client.get("/v1/treatments", headers=as_partner).json["items"]}
+    stretching, oil = items["ashiatsu"]["addons"]
+    assert stretching == {"id": "resistance-stretching", "name": "Dynamic resistance stretching",
+                          "extra_min": 15, "requires": {"skill": "resistance_stretching",
+                                                        "equipment": []},
+                          "prices": {"60": {"amount": "20.00", "currency": "GBP"},
+                                     "90": {"amount": "25.00", "currency": "GBP"}}}
+    assert oil["prices"]["90"] == {"amount": "8.00", "currency": "GBP"}
+    assert items["ashiatsu"]["booking_windows"] == {
+        "camden": {"min_notice_min": 120, "max_advance_days": 60}}  # the studios it sees
+
+
+def test_a_search_with_an_add_on_returns_longer_dearer_slots_with_able_therapists(
+        client, as_partner):
+    plain = client.get(SEARCH + "&studio=camden", headers=as_partner).json["items"]
+    stretched = client.get(SEARCH + "&studio=camden&addons=resistance-stretching",
+                           headers=as_partner).json["items"]
+    assert {"jonas", "maya"} <= {t for slot in plain for t in slot["therapists"]}
+    assert stretched and all(slot["therapists"] == ["maya"] for slot in stretched)
+    assert stretched[0]["end"] == f"{DAY}T09:15:00+00:00"  # 08:00 + 60 + 15 minutes
+    assert stretched[0]["price"] == {"amount": "115.00", "currency": "GBP"}
+
+
+def test_a_search_for_a_gender_offers_only_those_therapists(client, as_partner):
+    found = client.get(SEARCH + "&studio=camden&therapist_gender=male",
+                       headers=as_partner).json["items"]
+    assert found and all(slot["therapists"] == ["jonas"] for slot in found)
+
+
+@pytest.mark.parametrize("query", ["&addons=hot-stones", "&addons=aromatherapy-oil,nope",
+                                   "&therapist_gender=robot"])
+def test_unknown_add_ons_and_genders_are_422(client, as_partner, query):
+    response = client.get(SEARCH + query, headers=as_partner)
+    assert response.status_code == 422
+    assert set(response.json["errors"]) <= {"addons", "therapist_gender"}
+
+
+def test_nothing_inside_the_notice_or_beyond_the_horizon_is_offered(client, as_partner):
+    """The tests' clock says 4 Jan 2027 09:00: 2 hours' notice, 60 days ahead."""
+    today = client.get(SEARCH.replace(DAY, "2027-01-04") + "&studio=camden",
+                       headers=as_partner).json["items"]
+    assert today[0]["start"] == "2027-01-04T11:00:00+00:00"
+    beyond = client.get(SEARCH.replace(DAY, "2027-03-06") + "&studio=camden",
+                        headers=as_partner).json["items"]
+    assert beyond == []
+
+
+ADDON = {"name": "Hot stones", "extra_min": 10, "price": "12.00",
+         "requires": {"equipment": ["massage_table"]}}
+
+
+def test_an_admin_adds_an_add_on_and_a_treatment_allows_it(client, as_admin, as_partner):
+    assert client.put("/v1/addons/hot-stones", json=ADDON, headers=as_admin).json == {
+        **ADDON, "id": "hot-stones", "prices": {},
+        "requires": {"skill": None, "equipment": ["massage_table"]}}
+    treatment = client.get("/v1/treatments", headers=as_admin).json["items"][1]
+    assert treatment["id"] == "relaxation"
+    body = {k: v for k, v in treatment.items() if k not in ("addons", "booking_windows")}
+    body |= {"addons": ["hot-stones"], "prices": {d: p["amount"]
+                                                  for d, p in body["prices"].items()}}
+    assert client.put("/v1/treatments/relaxation", json=body, headers=as_admin).status_code == 200
+    found = client.get(SEARCH.replace("ashiatsu", "relaxation") + "&addons=hot-stones",
+                       headers=as_partner).json["items"]
+    assert found[0]["price"] == {"amount": "92.00", "currency": "GBP"}
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/v1/addons/x", {**ADDON, "price": "-1.00"}, "price"),
+    ("/v1/addons/x", {**ADDON, "extra_min": 10_000}, "extra_min"),
+    ("/v1/addons/x", {**ADDON, "requires": {"skill": "juggling"}}, "requires.skill"),
+    ("/v1/addons/x", {**ADDON, "prices": {"60": "1.00"}}, "price"),
+])
+def test_bad_add_ons_are_422_and_nothing_is_written(client, as_admin, path, body, field):
+    response = client.put(path, json=body, headers=as_admin)
+    assert response.status_code == 422, response.json
+    assert any(field in name for name in response.json["errors"]), response.json
+    assert client.put("/v1/addons/x", json=ADDON, headers=as_admin).status_code == 200
+
+
+@pytest.mark.parametrize("change", [
+    {"cancellation": {"free_until_h": -5, "late_fee_percent": 50, "no_show_fee_percent": 100}},
+    {"cancellation": {"free_until_h": 24, "late_fee_percent": 500, "no_show_fee_percent": 0}},
+    {"booking_window": {"min_notice_min": 0, "max_advance_days": 0}},
+    {"booking_window": {"min_notice_min": -10, "max_advance_days": 10}},
+])
+def test_absurd_studio_policies_are_422_and_change_nothing(client, as_admin, as_partner, change):
+    studio = client.get("/v1/studios", headers=as_admin).json["items"][0]
+    body = {k: v for k, v in studio.items() if k not in ("id", "city")}
+    body["opening_hours"] = {"mon": "07:00-21:30", "tue": "07:00-21:30", "wed": "07:00-21:30",
+                             "thu": "07:00-21:30", "fri": "07:00-21:30", "sat": "08:00-20:00",
+                             "sun": "08:00-20:00"}
+    response = client.put("/v1/studios/camden", json={**body, **change}, headers=as_admin)
+    assert response.status_code == 422
+    assert list(change)[0] in " ".join(response.json["errors"])
+    assert client.get("/v1/studios", headers=as_partner).json["items"][0] == studio

@@ -1,6 +1,8 @@
 """The real availability service's RPC methods, served over the session's broker from
-a worker thread, with the London demo catalog. Two handles for failure tests: its
-clock can be moved on (holds expire without waiting) and a method can be made slow."""
+a worker thread, with the London demo catalog. Its clock stands a few days before the
+dates these tests book (inside London's booking window, whatever today is). Two
+handles for failure tests: the clock can be moved on (holds expire without waiting)
+and a method can be made slow."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from services.availability import queues as availability_queues
 from services.availability.bootstrap import Context, bootstrap
@@ -19,6 +22,7 @@ from services.common.rpc import RpcServer, rpc_queue
 from tests.helpers import ManualClock, running_worker
 
 LONDON = ROOT / "deploy" / "cities" / "london.yaml"
+NOW = datetime(2027, 3, 5, 9, 0, tzinfo=UTC)  # the tests book from 10 March to 1 May 2027
 
 
 @dataclass
@@ -53,7 +57,7 @@ class RunningAvailability:
 
 @contextmanager
 def serving(infra) -> Iterator[RunningAvailability]:
-    clock = ManualClock()
+    clock = ManualClock(NOW)
     running = RunningAvailability(bootstrap(infra, clock), clock)
     server = RpcServer("availability", running.methods())
     with infra.connection() as connection, running_worker(connection, rpc_servers=[server]):

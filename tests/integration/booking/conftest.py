@@ -11,7 +11,8 @@ from services.booking.app import create_app
 from services.booking.bootstrap import Context, bootstrap
 from services.common.config import Settings
 from services.common.service import Infra
-from tests.integration.booking.availability import RunningAvailability, serving
+from tests.helpers import ManualClock
+from tests.integration.booking.availability import NOW, RunningAvailability, serving
 from tests.integration.booking.support import Api
 
 
@@ -31,14 +32,20 @@ def availability(serving_availability, settings) -> RunningAvailability:
 
 
 @pytest.fixture
-def ctx(settings) -> Context:
-    return bootstrap(Infra.from_settings(settings))
+def clock() -> ManualClock:
+    """Booking's clock: where availability's stands (see availability.py), running on."""
+    return ManualClock.flowing_from(NOW)
 
 
 @pytest.fixture
-def app(settings):
+def ctx(settings, clock) -> Context:
+    return bootstrap(Infra.from_settings(settings), clock)
+
+
+@pytest.fixture
+def app(settings, clock):
     return create_app({f.name: getattr(settings, f.name) for f in fields(settings)
-                       if f.name != "extra"})
+                       if f.name != "extra"}, clock)
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ from services.booking.store import Change
 from services.common import bus
 from services.common.redis import EmbeddedRedis, free_port
 from services.common.service import Infra
-from tests.helpers import wait_for
+from tests.helpers import ManualClock, wait_for
+from tests.integration.booking.availability import NOW
 from tests.integration.booking.support import INTAKE, START, Api, assert_problem, direct_booking
 
 
@@ -32,7 +33,7 @@ def impatient(settings):
 
 def app_for(settings):
     return create_app({"redis_url": settings.redis_url, "broker_url": settings.broker_url,
-                       "rpc_timeout_s": settings.rpc_timeout_s})
+                       "rpc_timeout_s": settings.rpc_timeout_s}, ManualClock.flowing_from(NOW))
 
 
 class TestAvailabilitySilent:

@@ -19,7 +19,9 @@ BASE = {
     "equipment": ["overhead_bars", "floor_mat", "massage_table"],
     "skills": ["ashiatsu", "massage"],
     "studios": [{"id": "studio", "name": "Studio", "timezone": "Europe/London",
-                 "slot_step_min": 15, "opening_hours": dict.fromkeys(WEEKDAYS, "09:00-17:00")}],
+                 "slot_step_min": 15, "opening_hours": dict.fromkeys(WEEKDAYS, "09:00-17:00"),
+                 # wide enough that every date the tests search lies inside it
+                 "booking_window": {"min_notice_min": 0, "max_advance_days": 730}}],
     "rooms": [
         {"id": "bars", "studio": "studio", "name": "Bars room",
          "equipment": ["overhead_bars", "floor_mat"]},

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import copy
+from decimal import Decimal
 
 import pytest
 import yaml
 
-from services.availability.catalog_loader import CatalogError, dump_catalog, load_file
-from services.availability.domain import WEEKDAYS
+from services.availability.catalog_loader import (
+    CatalogError,
+    dump_catalog,
+    load_file,
+    parse_stored,
+)
+from services.availability.domain import WEEKDAYS, CancellationPolicy
 from tests.unit.availability.catalogs import LONDON_FILE, NEW_YORK_FILE, city_doc
 
 
@@ -116,3 +122,54 @@ def test_bad_yaml_is_reported_not_raised(tmp_path):
     path.write_text("city: {id: london\n")
     with pytest.raises(CatalogError, match=r"^bad.yaml: file: -: "):
         load_file(path)
+
+
+def test_an_old_file_with_a_cancellation_window_is_told_how_to_write_the_policy(tmp_path):
+    doc = city_doc()
+    doc["studios"][0]["cancellation_window_h"] = 24
+    [problem] = problems_of(doc, tmp_path)
+    assert "studios[studio]: cancellation_window_h: cancellation_window_h was replaced by" in (
+        problem)
+    assert "cancellation: {free_until_h: 24, late_fee_percent: 50" in problem
+
+
+def test_a_stored_catalog_from_before_fees_keeps_working_with_no_fees():
+    doc = dump_catalog(load_file(LONDON_FILE))
+    for studio in doc["studios"]:
+        del studio["cancellation"]
+        studio["cancellation_window_h"] = 48
+    studio = parse_stored(doc).studios["camden"]
+    assert studio.cancellation == CancellationPolicy(48, Decimal(0), Decimal(0))
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("cancellation", {"free_until_h": -1, "late_fee_percent": 50, "no_show_fee_percent": 100},
+     "free_until_h"),
+    ("cancellation", {"free_until_h": 24, "late_fee_percent": 150, "no_show_fee_percent": 100},
+     "late_fee_percent"),
+    ("cancellation", {"free_until_h": 24, "late_fee_percent": "lots",
+                      "no_show_fee_percent": 100}, "late_fee_percent"),
+    ("booking_window", {"min_notice_min": 0, "max_advance_days": 100_000}, "max_advance_days"),
+    ("booking_window", {"min_notice_min": 90 * 24 * 60, "max_advance_days": 60},
+     "min_notice_min"),
+])
+def test_absurd_policy_values_are_named(tmp_path, field, value, message):
+    doc = city_doc()
+    doc["studios"][0][field] = value
+    assert any(f"studios[studio]: {field}.{message}" in p for p in problems_of(doc, tmp_path))
+
+
+def test_add_ons_are_checked_against_the_treatments_that_allow_them(tmp_path):
+    doc = city_doc()
+    doc["addons"] = [{"id": "stretch", "name": "Stretch", "extra_min": 15,
+                      "prices": {"60": "20.00"}, "requires": {"skill": "yoga"}},
+                     {"id": "both", "name": "Both", "extra_min": 0, "price": "1.00",
+                      "prices": {"60": "1.00"}}]
+    doc["treatments"][0]["addons"] = ["stretch", "candles"]
+    assert any("addons[both]: price: give either prices" in p
+               for p in problems_of(doc, tmp_path))  # shapes first
+    doc["addons"].pop()
+    found = problems_of(doc, tmp_path)
+    assert any("addons[stretch]: requires.skill: unknown name 'yoga'" in p for p in found)
+    assert any("treatments[ashiatsu]: addons: unknown add-on 'candles'" in p for p in found)
+    assert any("add-on 'stretch' has no price for 30 minutes" in p for p in found)

@@ -9,15 +9,17 @@ from decimal import Decimal
 import pytest
 
 from services.availability import engine
-from services.availability.domain import Absence, Money, Reservation
+from services.availability.domain import Absence, Order, Reservation
+from services.common.money import Money
 from tests.unit.availability.catalogs import EPOCH, at, city, local, london
 
 DAY = date(2027, 1, 5)  # a Tuesday, far from any clock change
+LONDON_NOW = at("2027-01-04T09:00:00+00:00")  # inside London's 60-day window of DAY
 
 
 def search(catalog, treatment="ashiatsu", duration=60, first=DAY, last=None, studios=None,
            reservations=(), now=EPOCH, therapist=None):
-    query = engine.SlotQuery(catalog.treatments[treatment], duration,
+    query = engine.SlotQuery(Order(catalog.treatments[treatment], duration),
                              tuple(catalog.studios[s] for s in studios or catalog.studios),
                              first, last or first, therapist)
     return engine.search(catalog, query, reservations, now)
@@ -96,21 +98,22 @@ def test_a_closure_and_time_off_remove_their_hours():
 
 def test_each_slot_lists_every_therapist_who_can_take_it_sorted():
     catalog = london()
-    slots = search(catalog, studios=["camden"])
+    slots = search(catalog, studios=["camden"], now=LONDON_NOW)
     both = [s for s in slots if len(s.therapists) == 2]
     assert both and all(s.therapists == ("jonas", "maya") for s in both)
 
 
 def test_results_are_sorted_by_start_across_studios_and_days():
     catalog = london()
-    slots = search(catalog, treatment="relaxation", first=DAY, last=DAY + timedelta(days=2))
+    slots = search(catalog, treatment="relaxation", first=DAY, last=DAY + timedelta(days=2),
+                   now=LONDON_NOW)
     assert [s.start for s in slots] == sorted(s.start for s in slots)
     assert {s.studio for s in slots} == {"camden", "islington"}
 
 
 def test_a_named_therapist_narrows_the_search():
     catalog = london()
-    slots = search(catalog, studios=["camden"], therapist="jonas")
+    slots = search(catalog, studios=["camden"], therapist="jonas", now=LONDON_NOW)
     assert slots and all(s.therapists == ("jonas",) for s in slots)
     assert local_times(slots, catalog)[0] == "13:00"
 

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.availability import engine
-from services.availability.domain import Money, Reservation
+from services.availability.domain import Order, Reservation
+from services.common.money import Money
 from tests.unit.availability.catalogs import at, london
 
 CATALOG = london()
@@ -43,7 +44,8 @@ def live_spans(ledger: list[Reservation], resource: str) -> list[engine.Span]:
 
 
 def search(ledger, treatment_id: str, duration: int) -> list[engine.Slot]:
-    query = engine.SlotQuery(CATALOG.treatments[treatment_id], duration, (STUDIO,), DAY, DAY)
+    query = engine.SlotQuery(Order(CATALOG.treatments[treatment_id], duration), (STUDIO,), DAY,
+                             DAY)
     return engine.search(CATALOG, query, ledger, NOW)
 
 
@@ -55,34 +57,34 @@ def on_shift(therapist_id: str, span: engine.Span) -> bool:
 @settings(max_examples=60, deadline=None)
 @given(ledgers, st.sampled_from(OFFERED))
 def test_no_offered_slot_overlaps_live_time_of_its_therapists_or_every_room(ledger, offered):
-    treatment = CATALOG.treatments[offered[0]]
+    order = Order(CATALOG.treatments[offered[0]], offered[1])
     for slot in search(ledger, *offered):
-        span = engine.Span(slot.start, slot.start + treatment.busy_s(offered[1]))
+        span = engine.Span(slot.start, slot.start + order.busy_s)
         for therapist in slot.therapists:
             assert engine.is_free(span, live_spans(ledger, therapist))
-        fit_rooms = [r.id for r in CATALOG.rooms_at("camden") if treatment.can_use(r)]
+        fit_rooms = [r.id for r in CATALOG.rooms_at("camden") if order.can_use(r)]
         assert any(engine.is_free(span, live_spans(ledger, room)) for room in fit_rooms)
 
 
 @settings(max_examples=60, deadline=None)
 @given(ledgers, st.sampled_from(OFFERED))
 def test_every_slot_therapist_has_the_skill_and_is_on_shift_for_the_whole_span(ledger, offered):
-    treatment = CATALOG.treatments[offered[0]]
+    order = Order(CATALOG.treatments[offered[0]], offered[1])
     for slot in search(ledger, *offered):
-        span = engine.Span(slot.start, slot.start + treatment.busy_s(offered[1]))
+        span = engine.Span(slot.start, slot.start + order.busy_s)
         assert slot.start % (STUDIO.slot_step_min * 60) == 0
         for therapist in slot.therapists:
-            assert treatment.can_be_given_by(CATALOG.therapists[therapist])
+            assert order.can_be_given_by(CATALOG.therapists[therapist])
             assert on_shift(therapist, span)
 
 
 @settings(max_examples=40, deadline=None)
 @given(ledgers, st.sampled_from(OFFERED))
 def test_a_hold_can_take_exactly_the_therapists_a_slot_lists(ledger, offered):
-    treatment = CATALOG.treatments[offered[0]]
+    order = Order(CATALOG.treatments[offered[0]], offered[1])
     slots = {slot.start: slot for slot in search(ledger, *offered)}
     for start in range(at("2027-01-05T07:00:00Z"), at("2027-01-05T21:00:00Z"), 45 * 60):
-        pairs = engine.free_pairs(CATALOG, STUDIO, treatment, offered[1], start, ledger, NOW)
+        pairs = engine.free_pairs(CATALOG, STUDIO, order, start, ledger, NOW)
         offered_by = tuple(sorted({pair.therapist.id for pair in pairs}))
         assert offered_by == (slots[start].therapists if start in slots else ())
-        assert all(treatment.can_use(pair.room) for pair in pairs)
+        assert all(order.can_use(pair.room) for pair in pairs)

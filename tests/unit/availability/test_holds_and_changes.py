@@ -10,7 +10,8 @@ from decimal import Decimal
 
 from services.availability import engine
 from services.availability.catalog_loader import parse_catalog
-from services.availability.domain import Absence, Money, Reservation
+from services.availability.domain import Absence, Order, Reservation
+from services.common.money import Money
 from tests.unit.availability.catalogs import EPOCH, at, city_doc, london
 
 TEN = at("2027-01-05T10:00:00+00:00")
@@ -18,8 +19,9 @@ TEN = at("2027-01-05T10:00:00+00:00")
 
 def pairs(catalog, treatment="ashiatsu", duration=60, start=TEN, ledger=(), studio="studio",
           therapist=None) -> list[tuple[str, str]]:
-    found = engine.free_pairs(catalog, catalog.studios[studio], catalog.treatments[treatment],
-                              duration, start, ledger, EPOCH, therapist)
+    found = engine.free_pairs(catalog, catalog.studios[studio],
+                              Order(catalog.treatments[treatment], duration), start, ledger,
+                              EPOCH, therapist)
     return [(pair.therapist.id, pair.room.id) for pair in found]
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
 from services.booking import domain
 from services.booking.domain import (
+    CancellationTerms,
     Customer,
     Description,
     Hold,
@@ -19,11 +21,13 @@ from services.booking.domain import (
     TreatmentFacts,
 )
 from services.common.errors import Contraindicated, IntakeRequired, InvalidTransition
+from services.common.money import Money
 
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 START = datetime(2027, 3, 10, 10, 0, tzinfo=UTC)
 ASHIATSU = ("pregnancy", "recent_surgery", "recent_injury")
-CAMDEN = StudioFacts("camden", "Triyoga Camden", "Erskine Road", "Europe/London", 24)
+CAMDEN = StudioFacts("camden", "Triyoga Camden", "Erskine Road", "Europe/London")
+TERMS = CancellationTerms(24, Decimal(50), Decimal(100))
 DESCRIBED = Description(
     CAMDEN,
     TreatmentFacts("ashiatsu", "Ashiatsu", ASHIATSU, True, ("hydrate",), ("drink water",), 180),
@@ -42,10 +46,12 @@ def intake(**declared) -> Intake:
     return Intake(**{**flags, **declared})
 
 
-def hold(start: datetime = START, hold_id: str = "h1", therapist: str = "t1") -> Hold:
+def hold(start: datetime = START, hold_id: str = "h1", therapist: str = "t1",
+         price: str = "120.00", terms: CancellationTerms = TERMS) -> Hold:
     return Hold(hold_id, "camden", "ashiatsu", 60, start, start + timedelta(minutes=60),
                 Named(therapist, "Therapist"), Named("r1", "Bar room"),
-                {"amount": "120.00", "currency": "GBP"}, NOW + timedelta(minutes=10))
+                {"amount": price, "currency": "GBP"}, NOW + timedelta(minutes=10),
+                terms=terms)
 
 
 def booking(status: str = "confirmed", start: datetime = START) -> domain.Booking:
@@ -111,25 +117,60 @@ class TestStateMachine:
         assert all(booking(s).visible for s in domain.VISIBLE)
 
 
-class TestLateCancellation:
-    def test_cancelling_a_day_and_more_ahead_is_on_time(self):
+class TestCancellationPolicy:
+    def test_the_policy_is_the_terms_in_instants_and_money(self):
+        policy = booking().policy
+        assert policy.free_cancellation_until == START - timedelta(hours=24)
+        assert policy.late_fee == Money(Decimal("60.00"), "GBP")
+        assert policy.no_show_fee == Money(Decimal("120.00"), "GBP")
+
+    def test_cancelling_before_the_deadline_is_free(self):
         cancelled = domain.cancel(booking(), START - timedelta(hours=25), "flu")
-        assert cancelled.status == "cancelled" and not cancelled.late_cancellation
+        assert (cancelled.status, cancelled.late_cancellation) == ("cancelled", False)
+        assert cancelled.fee == {"amount": "0.00", "currency": "GBP"}
         assert cancelled.cancel_reason == "flu"
 
-    def test_cancelling_inside_the_window_is_late(self):
-        assert domain.cancel(booking(), START - timedelta(hours=23)).late_cancellation
+    def test_cancelling_exactly_at_the_deadline_is_still_free(self):
+        cancelled = domain.cancel(booking(), START - timedelta(hours=24))
+        assert not cancelled.late_cancellation and cancelled.fee["amount"] == "0.00"
 
-    def test_the_studio_window_decides(self):
-        short = replace(booking(), cancellation_window_h=2)
-        assert not domain.cancel(short, START - timedelta(hours=3)).late_cancellation
-        assert domain.cancel(short, START - timedelta(hours=1)).late_cancellation
+    def test_cancelling_a_second_after_the_deadline_costs_the_late_fee(self):
+        cancelled = domain.cancel(booking(), START - timedelta(hours=24) + timedelta(seconds=1))
+        assert cancelled.late_cancellation
+        assert cancelled.fee == {"amount": "60.00", "currency": "GBP"}
 
-    def test_a_booking_without_a_studio_window_uses_24_hours(self):
-        no_window = replace(DESCRIBED, studio=replace(CAMDEN, cancellation_window_h=None))
-        made = domain.new_booking("b2", hold(), Customer("Ada", "a@x.org"),
-                                  domain.Screening(None), no_window, NOW)
-        assert made.cancellation_window_h == 24
+    def test_a_no_show_costs_the_no_show_fee_and_keeps_its_time(self):
+        missed = domain.no_show(booking(), START + timedelta(hours=1))
+        assert (missed.status, missed.fee) == ("no_show", {"amount": "120.00",
+                                                          "currency": "GBP"})
+
+    @pytest.mark.parametrize("price, percent, fee", [
+        ("95.00", "33.33", "31.66"),   # 31.66335: down
+        ("0.15", "50", "0.08"),         # 0.075: half goes up
+        ("99.99", "12.5", "12.50"),    # 12.49875: up
+        ("120.00", "0", "0.00"),
+        ("120.00", "100", "120.00"),
+    ])
+    def test_fees_are_exact_and_rounded_half_up_to_the_penny(self, price, percent, fee):
+        terms = CancellationTerms(24, Decimal(percent), Decimal(percent))
+        made = domain.new_booking("b3", hold(price=price, terms=terms),
+                                  Customer("Ada", "a@x.org"), domain.Screening(None),
+                                  DESCRIBED, NOW)
+        assert domain.cancel(replace(made, status="confirmed"), START).fee["amount"] == fee
+
+    def test_the_deadline_is_counted_in_real_hours_across_a_clock_change(self):
+        """London goes back an hour on 25 Oct 2026: 24 hours before 10:00 GMT on the
+        26th is 10:00 UTC on the 25th, which is 10:00 local (GMT) too; the day before
+        at 11:00 BST is 10:00 UTC. Hours, not wall-clock days."""
+        start = datetime(2026, 10, 26, 10, 0, tzinfo=UTC)
+        made = replace(booking(start=start), start=start)
+        assert made.policy.free_cancellation_until == datetime(2026, 10, 25, 10, 0, tzinfo=UTC)
+
+    def test_terms_stay_those_booked_under_when_the_studio_changes_them(self):
+        kept = booking()
+        cheaper = CancellationTerms(2, Decimal(0), Decimal(0))
+        assert kept.terms == TERMS != cheaper  # a later hold would carry the new terms
+        assert domain.cancel(kept, START - timedelta(hours=3)).fee["amount"] == "60.00"
 
 
 class TestReschedule:
@@ -141,6 +182,14 @@ class TestReschedule:
         assert (done.start, done.therapist, done.hold_id) == (moved, "t2", "h2")
         assert done.next_hold is None and done.sequence == 1
         assert done.context["therapist"] == {"id": "t2", "name": "Therapist"}
+
+    def test_a_move_keeps_the_price_and_terms_and_the_deadline_follows_the_start(self):
+        moved = START + timedelta(days=2)
+        dearer = hold(moved, "h2", price="150.00", terms=CancellationTerms(1, Decimal(0),
+                                                                          Decimal(0)))
+        done = domain.finish_reschedule(domain.begin_reschedule(booking(), "h2"), dearer, NOW)
+        assert (done.price, done.terms) == (booking().price, TERMS)
+        assert done.policy.free_cancellation_until == moved - timedelta(hours=24)
 
     def test_only_a_confirmed_booking_moves(self):
         with pytest.raises(InvalidTransition):

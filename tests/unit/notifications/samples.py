@@ -7,10 +7,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from services.booking import domain
 from services.booking.domain import (
     Booking,
+    CancellationTerms,
     Customer,
     Description,
     Hold,
@@ -26,7 +28,10 @@ from services.notifications.domain import BookingEvent
 
 MADE_AT = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 CAMDEN = StudioFacts("camden", "Triyoga Camden", "57 Jamestown Road, London NW1 7DB",
-                     "Europe/London", 24)
+                     "Europe/London")
+TERMS = CancellationTerms(24, Decimal(50), Decimal(100))
+OIL = {"id": "aromatherapy-oil", "name": "Aromatherapy oil",
+       "price": {"amount": "8.00", "currency": "GBP"}}
 PREPARATION = ("Drink plenty of water beforehand", "Do not eat for about 3 hours before",
                "Wear gym clothes", "Decide your pressure preference and how much to undress")
 AFTERCARE = ("Drink plenty of water afterwards",)
@@ -53,10 +58,14 @@ def booking_payload(start: datetime | None = None, *, booking_id: str | None = N
 
 
 def hold_at(start: datetime, studio: str = "camden") -> Hold:
+    """Ashiatsu, 60 minutes, with aromatherapy oil: 112.00 and 8.00."""
+    total = {"amount": "120.00", "currency": "GBP"}
+    breakdown = {"treatment": {"amount": "112.00", "currency": "GBP"}, "addons": [OIL],
+                 "total": total}
     return Hold(f"h_{uuid.uuid4().hex[:8]}", studio, "ashiatsu", 60, start,
                 start + timedelta(minutes=60), Named("th_maya", "Maya"),
-                Named("room_bars", "Bars room"), {"amount": "120.00", "currency": "GBP"},
-                None)
+                Named("room_bars", "Bars room"), total, None, ("aromatherapy-oil",),
+                breakdown, TERMS)
 
 
 def rescheduled(payload: dict, start: datetime) -> dict:
@@ -68,9 +77,9 @@ def rescheduled(payload: dict, start: datetime) -> dict:
     return event_payload(moved, previous=booking)
 
 
-def cancelled(payload: dict, reason: str = "") -> dict:
+def cancelled(payload: dict, reason: str = "", now: datetime = MADE_AT) -> dict:
     booking = _made[payload["booking"]["id"]]
-    return event_payload(domain.cancel(booking, MADE_AT, reason), reason=reason)
+    return event_payload(domain.cancel(booking, now, reason), reason=reason)
 
 
 def envelope(event_type: str, payload: dict) -> Envelope:

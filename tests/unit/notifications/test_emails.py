@@ -1,6 +1,6 @@
 """Every email states the facts a customer needs, in the studio's local time."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 import pytest
@@ -92,3 +92,25 @@ def test_an_email_has_text_html_and_is_addressed_to_the_customer():
 def test_reminders_carry_no_invite():
     assert invite_of(email("reminder", booking_payload(SUMMER))) is None
     assert invite_of(email("confirmation", booking_payload(SUMMER))) is not None
+
+
+def test_the_confirmation_lists_the_add_ons_and_states_the_policy_in_local_time():
+    _, text, html = render("confirmation", appointment(booking_payload(WINTER)))
+    for body in (text, html):
+        assert "Aromatherapy oil" in body
+        assert ("Cancelling is free until Monday 30 November 2026, 10:00 GMT "
+                "(Europe/London). After that it costs £60.00, and not coming costs "
+                "£120.00.") in " ".join(body.split())
+
+
+def test_a_late_cancellation_states_its_fee():
+    payload = booking_payload(WINTER)
+    late = cancelled(payload, now=WINTER - timedelta(hours=2))
+    _, text, _ = render("cancellation", appointment(late))
+    assert "a late-cancellation fee of £60.00 applies" in " ".join(text.split())
+
+
+def test_a_cancellation_in_time_says_there_is_nothing_to_pay():
+    _, text, _ = render("cancellation", appointment(cancelled(booking_payload(WINTER))))
+    assert "You cancelled in time: there is nothing to pay." in text
+    assert "fee" not in text
