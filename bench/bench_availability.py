@@ -45,7 +45,8 @@ FIRST = datetime.combine(datetime.now(UTC).date() + timedelta(days=14), datetime
 
 
 def run(env: BenchEnv, baseline: Stats) -> list[dict]:
-    infra = Infra.from_settings(Settings(redis_url=env.redis_url, city="london"))
+    infra = Infra.from_settings(Settings(redis_url=env.redis_url, city="london",
+                                         data_key=env.env["SPA_DATA_KEY"]))
     store = Store(infra.redis, "london")
     store.save_catalog_if_absent(synthetic_city(STUDIOS))
     book_upcoming(infra, days=14)

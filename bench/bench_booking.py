@@ -29,7 +29,8 @@ INTAKE = {"pregnant": False, "recent_surgery": False, "recent_injury": False,
 
 
 def run(env: BenchEnv, baseline: Stats) -> list[dict]:
-    infra = Infra.from_settings(Settings(redis_url=env.redis_url, city="london"))
+    infra = Infra.from_settings(Settings(redis_url=env.redis_url, city="london",
+                                         data_key=env.env["SPA_DATA_KEY"]))
     # A thousand bookings in Camden's one bars room need more than the demo's 60 days.
     london = dump_catalog(load_file(ROOT / "deploy" / "cities" / "london.yaml"))
     Store(infra.redis, "london").save_catalog_if_absent(open_windows(london))

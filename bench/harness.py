@@ -25,6 +25,7 @@ import requests
 
 from services.common.auth import KeyStore
 from services.common.redis import EmbeddedRedis, connect, free_port
+from services.common.vault import new_key
 
 ROOT = Path(__file__).resolve().parents[1]
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
@@ -148,7 +149,7 @@ class BenchEnv:
                     "SPA_REDIS_URL": url, "SPA_DATA_DIR": str(self.workdir / "spa"),
                     "SPA_LOG_LEVEL": "WARNING", "SPA_RATE_LIMIT_PER_MINUTE": "100000000",
                     "SPA_ADDRESS_RATE_LIMIT_PER_MINUTE": "100000000",
-                    "SPA_WEBHOOK_ALLOW_PRIVATE": "1"}
+                    "SPA_WEBHOOK_ALLOW_PRIVATE": "1", "SPA_DATA_KEY": new_key()}
         self.admin_key = KeyStore(connect(url), "london").create("bench", "admin")
         return self
 

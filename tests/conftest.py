@@ -8,6 +8,7 @@ import pytest
 from services.common.auth import KeyStore
 from services.common.config import Settings
 from services.common.redis import EmbeddedRedis, connect
+from services.common.vault import new_key
 
 
 @pytest.fixture(scope="session")
@@ -32,10 +33,13 @@ def redis_client(redis_url):
     return connect(redis_url)
 
 
+DATA_KEY = new_key()  # one per session: what tests seal, they can open
+
+
 @pytest.fixture
 def settings(redis_url, tmp_path) -> Settings:
     return Settings(redis_url=redis_url, city="london", data_dir=tmp_path / "spa",
-                    bus_retry_delays_s=(0.05, 0.1), rpc_timeout_s=2.0,
+                    data_key=DATA_KEY, bus_retry_delays_s=(0.05, 0.1), rpc_timeout_s=2.0,
                     webhook_retry_delays_s=(0.05, 0.1), webhook_allow_private=True)
 
 

@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 from services.availability.catalog_rules import CatalogError, Problem, assemble, check, wrong_city
 from services.availability.domain import KINDS, Catalog
 from services.availability.schemas import CatalogSchema
-from services.availability.store import Store
+from services.availability.store import Store, studio_ids
 from services.common.service import Infra
 
 
@@ -108,5 +108,10 @@ def load_city_if_empty(infra: Infra, path: Path) -> list[str]:
     catalog = load_city_file(path, infra.settings.city)
     store = Store(infra.redis, infra.settings.city)
     store.save_catalog_if_absent(dump_catalog(catalog))
-    _, stored = store.read_catalog()
-    return [studio["id"] for studio in stored["studios"]]
+    return stored_studios(infra)
+
+
+def stored_studios(infra: Infra) -> list[str]:
+    """The studio ids of the stored catalog (none before one is loaded)."""
+    _, stored = Store(infra.redis, infra.settings.city).read_catalog()
+    return studio_ids(stored)

@@ -11,10 +11,7 @@ publishes slot.held, slot.released: best effort, at most once (the ledger is the
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
-
-from marshmallow import Schema, ValidationError
 
 from services.availability.bootstrap import Context
 from services.availability.handlers import reservations
@@ -27,8 +24,7 @@ from services.availability.schemas import (
     ReleaseParams,
 )
 from services.common.bus import Periodic
-from services.common.errors import Invalid
-from services.common.rpc import Method, RpcServer, rpc_queue
+from services.common.rpc import Method, RpcServer, rpc_method, rpc_queue
 from services.common.service import run_worker
 
 SERVICE = "availability"
@@ -37,29 +33,17 @@ PUBLISHES = ("slot.held", "slot.released")
 SWEEP_S = 30.0
 
 
-def rpc_method(ctx: Context, handler: Callable, params: Schema,
-               result: Schema | None = None) -> Method:
-    """Params loaded into the handler's command at the edge, its result dumped by
-    `result` (or sent as it is); a refusal travels back as its code (rpc.py)."""
-
-    def call(raw: dict) -> dict:
-        try:
-            command = params.load(raw)
-        except ValidationError as error:
-            raise Invalid(errors=error.messages) from None
-        answer = handler(ctx, command)
-        return result.dump(answer) if result else answer
-
-    return call
-
-
 def methods(ctx: Context) -> dict[str, Method]:
+    def bound(handler):
+        return partial(handler, ctx)
+
     return {
         "ping": lambda params: {"pong": True, "city": ctx.city},
-        "describe": rpc_method(ctx, reservations.describe, DescribeParams(), DescriptionView()),
-        "hold": rpc_method(ctx, reservations.hold, HoldParams(), HeldView()),
-        "confirm": rpc_method(ctx, reservations.confirm, ConfirmParams()),
-        "release": rpc_method(ctx, reservations.release, ReleaseParams()),
+        "describe": rpc_method(bound(reservations.describe), DescribeParams(),
+                               DescriptionView()),
+        "hold": rpc_method(bound(reservations.hold), HoldParams(), HeldView()),
+        "confirm": rpc_method(bound(reservations.confirm), ConfirmParams()),
+        "release": rpc_method(bound(reservations.release), ReleaseParams()),
     }
 
 

@@ -5,18 +5,37 @@ from __future__ import annotations
 from flask import current_app, request
 from flask_smorest import Blueprint
 
-from services.booking import handlers
 from services.booking.bootstrap import Context
-from services.booking.commands import Cancel, Finish, Reschedule
+from services.booking.commands import (
+    Cancel,
+    ChangeClient,
+    ClientBookings,
+    EraseClient,
+    Finish,
+    RecordIntake,
+    Reschedule,
+)
 from services.booking.domain import fingerprint
+from services.booking.handlers import bookings as handlers
+from services.booking.handlers import clients
 from services.booking.schemas import (
     BookingPageSchema,
     BookingQuerySchema,
     BookingRequestSchema,
     BookingSchema,
     CancelSchema,
+    ClientBookingsQuerySchema,
+    ClientChangesSchema,
+    ClientListSchema,
+    ClientQuerySchema,
+    ClientSchema,
+    EraseQuerySchema,
+    ExportSchema,
     HoldSchema,
     IdempotencyHeaderSchema,
+    IntakeRecordSchema,
+    IntakeSchema,
+    NewClientSchema,
     RescheduleSchema,
     SlotRequestSchema,
 )
@@ -34,7 +53,8 @@ BOOKING_LINKS = {"GetBooking": ("getBooking", BOOKING_ID),
                  "NoShowBooking": ("noShowBooking", BOOKING_ID)}
 BOOKING_REFUSALS = ("not_found", "hold_expired", "slot_unavailable", "conflict",
                     "idempotency_conflict", "idempotency_in_progress", "validation_error",
-                    "intake_required", "contraindicated", "dependency_unavailable")
+                    "intake_required", "contraindicated", "outside_booking_window",
+                    "dependency_unavailable")
 
 
 def ctx() -> Context:
@@ -47,9 +67,11 @@ def ctx() -> Context:
 @blp.arguments(SlotRequestSchema)
 @blp.response(201, HoldSchema)
 @problems(blp, "not_found", "slot_unavailable", "conflict", "validation_error",
-          "dependency_unavailable")
+          "outside_booking_window", "dependency_unavailable")
 def create_hold(wanted):
-    """Hold a slot for a while (`expires_at`) before booking it."""
+    """Hold a slot for a while (`expires_at`) before booking it. With `client`, their
+    preferred therapist is held when free (else any able one), and their preferred
+    gender applies where the request names none."""
     return handlers.create_hold(ctx(), current_principal(), wanted)
 
 
@@ -73,8 +95,9 @@ def create_booking(wanted, key: str):
     """Book a hold, or a slot directly. A replay of the same Idempotency-Key and body
     answers with the same booking and books nothing new."""
     principal = current_principal()
-    # Idempotency keys are scoped per API key, so two partners never collide.
-    claim = Claim(principal.key_id[:32], key, fingerprint(request.get_json()))
+    # Idempotency keys are scoped per owner (a partner, or an admin key): two partners
+    # never collide, and a retry sent with a partner's new key still replays.
+    claim = Claim(principal.owner[:32], key, fingerprint(request.get_json()))
     return handlers.create_booking(ctx(), principal, wanted, claim)
 
 
@@ -113,10 +136,12 @@ def cancel_booking(body, booking_id: str):
 @blp.arguments(RescheduleSchema)
 @blp.response(200, BookingSchema)
 @problems(blp, "not_found", "invalid_transition", "slot_unavailable", "conflict",
-          "validation_error", "dependency_unavailable")
+          "validation_error", "outside_booking_window", "intake_required", "contraindicated",
+          "dependency_unavailable")
 def reschedule_booking(body, booking_id: str):
     """Move to a new start; the new time is held before the old one is released, and
-    if it is taken nothing changes."""
+    if it is taken nothing changes. A booking of a client on record is screened again
+    against the client's latest intake."""
     command = Reschedule(booking_id, body["start"], body.get("therapist"))
     return handlers.reschedule_booking(ctx(), current_principal(), command)
 
@@ -135,3 +160,108 @@ def complete_booking(booking_id: str):
 @problems(blp, "not_found", "invalid_transition", "conflict")
 def no_show_booking(booking_id: str):
     return handlers.finish_booking(ctx(), current_principal(), Finish(booking_id, "no_show"))
+
+
+# clients
+
+CLIENT_ID = {"client_id": "$response.body#/id"}
+CLIENT_LINKS = {"GetClient": ("getClient", CLIENT_ID),
+                "ChangeClient": ("changeClient", CLIENT_ID),
+                "RecordIntake": ("recordIntake", CLIENT_ID),
+                "ListClientBookings": ("listClientBookings", CLIENT_ID),
+                "ExportClient": ("exportClient", CLIENT_ID),
+                "EraseClient": ("eraseClient", CLIENT_ID)}
+
+
+@blp.post("/clients")
+@operation(blp, "createClient", 201, **CLIENT_LINKS)
+@blp.arguments(NewClientSchema)
+@blp.response(201, ClientSchema)
+@blp.alt_response(200, schema=ClientSchema, description="you have a client with this email "
+                  "already: that one, unchanged")
+@problems(blp, "validation_error")
+def create_client(command):
+    """A client of yours, to book again and again (201). If you have a client with this
+    email already, that one answers with 200 and nothing changes."""
+    client, created = clients.create_client(ctx(), current_principal(), command)
+    return client, 201 if created else 200
+
+
+@blp.get("/clients")
+@operation(blp, "findClients")
+@blp.arguments(ClientQuerySchema, location="query")
+@blp.response(200, ClientListSchema)
+@problems(blp, "validation_error")
+def find_clients(query):
+    """Your client with this email: a list of none or one."""
+    return {"items": clients.clients_by_email(ctx(), current_principal(), query["email"])}
+
+
+@blp.get("/clients/<client_id>")
+@operation(blp, "getClient")
+@blp.response(200, ClientSchema)
+@problems(blp, "not_found")
+def get_client(client_id: str):
+    """A client of yours (an admin key sees the city's); another partner's is 404."""
+    return clients.visible_client(ctx(), current_principal(), client_id)
+
+
+@blp.patch("/clients/<client_id>")
+@operation(blp, "changeClient", 200, GetClient=("getClient", CLIENT_ID))
+@blp.arguments(ClientChangesSchema)
+@blp.response(200, ClientSchema)
+@problems(blp, "not_found", "conflict", "validation_error")
+def change_client(changes, client_id: str):
+    """Change the fields given; 409 when another client of yours has the new email."""
+    return clients.change_client(ctx(), current_principal(), ChangeClient(client_id, changes))
+
+
+@blp.post("/clients/<client_id>/intake")
+@operation(blp, "recordIntake", 201)
+@blp.arguments(IntakeSchema)
+@blp.response(201, IntakeRecordSchema)
+@problems(blp, "not_found", "validation_error")
+def record_intake(answers, client_id: str):
+    """Record the client's health answers: bookings without an inline intake use the
+    latest for SPA_INTAKE_VALID_DAYS (30 by default). Encrypted at rest; never in an
+    event, a webhook or a log; purged after SPA_INTAKE_RETENTION_DAYS (365)."""
+    command = RecordIntake(client_id, answers)
+    return clients.record_intake(ctx(), current_principal(), command)
+
+
+@blp.get("/clients/<client_id>/bookings")
+@operation(blp, "listClientBookings", 200,
+           GetBooking=("getBooking", {"booking_id": "$response.body#/items/0/id"}))
+@blp.arguments(ClientBookingsQuerySchema, location="query")
+@blp.response(200, BookingPageSchema)
+@problems(blp, "not_found", "validation_error")
+def list_client_bookings(query, client_id: str):
+    """The client's bookings, latest start first, a page at a time (`next_cursor`)."""
+    command = ClientBookings(client_id, query["limit"], query.get("cursor"))
+    return clients.client_bookings(ctx(), current_principal(), command)
+
+
+@blp.get("/clients/<client_id>/export")
+@operation(blp, "exportClient")
+@blp.response(200, ExportSchema)
+@problems(blp, "not_found", "dependency_unavailable")
+def export_client(client_id: str):
+    """Everything held about the client, as one document (a subject access request):
+    the profile, every intake on record, every booking, every notification sent."""
+    return clients.export(ctx(), current_principal(), client_id)
+
+
+@blp.delete("/clients/<client_id>")
+@operation(blp, "eraseClient")
+@blp.arguments(EraseQuerySchema, location="query")
+@blp.response(204)
+@problems(blp, "not_found", "has_future_bookings", "conflict", "validation_error",
+          "dependency_unavailable")
+def erase_client(query, client_id: str):
+    """Erase the client (the right to be forgotten): the profile and intake go; every
+    booking keeps its times and prices but reads "erased" for the name, email and
+    phone; the notification log forgets them; pending reminders are cancelled. Bookings
+    to come are refused with 409 `has_future_bookings` unless `cancel_future=true`,
+    which cancels them first (with the usual events). Asking again answers 204."""
+    command = EraseClient(client_id, query["cancel_future"])
+    clients.erase(ctx(), current_principal(), command)

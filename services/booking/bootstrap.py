@@ -5,21 +5,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from services.booking.availability_client import AvailabilityClient
+from services.booking.clients import ClientStore
 from services.booking.store import BookingStore
 from services.common.clock import Clock
+from services.common.rpc import RpcClient
 from services.common.service import Infra
+from services.common.vault import Vault
 
 
 @dataclass
 class Context:
     infra: Infra
     store: BookingStore
+    clients: ClientStore
     availability: AvailabilityClient
     clock: Clock = field(default_factory=Clock)
 
     @property
     def city(self) -> str:
         return self.infra.settings.city
+
+    @property
+    def notifications(self) -> RpcClient:
+        """This thread's client of notifications' RPC (a client's export asks it)."""
+        return self.infra.rpc("notifications")
 
 
 def saga_timeout_s(infra: Infra) -> float:
@@ -29,6 +38,8 @@ def saga_timeout_s(infra: Infra) -> float:
 
 
 def bootstrap(infra: Infra, clock: Clock | None = None) -> Context:
-    clock = clock or Clock()
-    store = BookingStore(infra.redis, infra.settings.city, saga_timeout_s(infra), clock)
-    return Context(infra, store, AvailabilityClient(infra), clock)
+    clock, vault = clock or Clock(), Vault(infra.settings.data_key)
+    store = BookingStore(infra.redis, infra.settings.city, saga_timeout_s(infra), clock,
+                         vault)
+    clients = ClientStore(infra.redis, infra.settings.city, clock, vault)
+    return Context(infra, store, clients, AvailabilityClient(infra), clock)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.booking.domain import Customer, Intake
+from services.booking.domain import Customer, Intake, Preferences
 
 
 @dataclass(frozen=True)
@@ -20,16 +20,20 @@ class SlotRequest:
     therapist: str | None = None
     addons: tuple[str, ...] = ()
     therapist_gender: str | None = None
+    client: str | None = None  # whose preferences fill in what is left out
 
 
 @dataclass(frozen=True)
 class BookingRequest:
-    """Book a hold made earlier (`hold`), or a slot directly (`slot`): exactly one."""
+    """Book a hold made earlier (`hold`), or a slot directly (`slot`): exactly one; for
+    a client on record (`client`) or one given inline (`customer`): exactly one. With
+    no intake, the client's latest intake on record is used."""
 
-    customer: Customer
+    customer: Customer | None
     intake: Intake | None
     hold: str | None = None
     slot: SlotRequest | None = None
+    client: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,3 +67,38 @@ class ListBookings:
     cursor: str | None = None
     first: datetime | None = None  # starts at or after
     last: datetime | None = None  # starts before
+
+
+@dataclass(frozen=True)
+class NewClient:
+    name: str
+    email: str
+    phone: str | None = None
+    preferences: Preferences = Preferences()
+
+
+@dataclass(frozen=True)
+class ChangeClient:
+    """Only the fields given change (a PATCH)."""
+
+    client_id: str
+    changes: dict
+
+
+@dataclass(frozen=True)
+class RecordIntake:
+    client_id: str
+    answers: Intake
+
+
+@dataclass(frozen=True)
+class EraseClient:
+    client_id: str
+    cancel_future: bool = False
+
+
+@dataclass(frozen=True)
+class ClientBookings:
+    client_id: str
+    limit: int = 20
+    cursor: str | None = None

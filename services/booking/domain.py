@@ -94,6 +94,10 @@ class Description:
     alternatives: tuple[Named, ...] = ()
 
 
+PRESSURES = ("light", "medium", "firm", "deep")
+ERASED = "erased"  # what a client's personal data reads once they asked to be forgotten
+
+
 @dataclass(frozen=True)
 class Customer:
     name: str
@@ -103,19 +107,74 @@ class Customer:
 
 @dataclass(frozen=True)
 class Intake:
+    """A client's health answers (special-category data: sealed at rest, never in an
+    event, a webhook or a log), and the pressure they like."""
+
     pregnant: bool
     recent_surgery: bool
     recent_injury: bool
-    pressure: str
+    pressure: str | None = None
     notes: str | None = None
 
 
 @dataclass(frozen=True)
 class Screening:
-    """What the client declared, and which version of the rules accepted it."""
+    """What the client declared, and which version of the rules accepted it. The
+    answers go once they are older than the retention period; the outcome stays."""
 
     declared: Intake | None
     rule_version: str = RULE_VERSION
+    outcome: str = "cleared"  # cleared: answers screened; not_required: no intake needed
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What a client likes, filled in where a request leaves it out."""
+
+    pressure: str | None = None
+    therapist: str | None = None
+    therapist_gender: str | None = None
+    notes: str | None = None  # free text: sealed at rest
+
+
+@dataclass(frozen=True)
+class Client:
+    """A partner's client, booked again and again. `owner` is the partner (or the admin
+    key) that made the record; nobody else sees it."""
+
+    id: str
+    owner: str
+    name: str
+    email: str
+    phone: str | None = None
+    preferences: Preferences = field(default_factory=Preferences)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def customer(self) -> Customer:
+        return Customer(self.name, self.email, self.phone)
+
+
+@dataclass(frozen=True)
+class IntakeRecord:
+    """Health answers a client gave, and when: a booking may rely on the latest while
+    it is younger than the validity period."""
+
+    answers: Intake
+    recorded_at: datetime
+
+
+def intake_on_record(records: list[IntakeRecord], now: datetime,
+                     valid_days: int) -> Intake:
+    """The latest answers, if they are recent enough; else why the intake is needed."""
+    if not records:
+        raise IntakeRequired("no intake is on record for this client", reason="missing")
+    latest = max(records, key=lambda record: record.recorded_at)
+    if now - latest.recorded_at > timedelta(days=valid_days):
+        raise IntakeRequired(f"the client's intake is older than {valid_days} days",
+                             reason="expired")
+    return latest.answers
 
 
 @dataclass(frozen=True)
@@ -164,6 +223,8 @@ class Booking:
     fee: dict | None = None  # what a late cancellation or a no-show costs, once it happened
     late_cancellation: bool = False
     cancel_reason: str = ""
+    client: str | None = None  # the client record it was made for
+    owner: str = ""  # the partner (or admin key) that made it
     sequence: int = 0  # +1 on every reschedule, so consumers can order versions
     next_hold: str | None = None  # a reschedule's new hold, until it is confirmed
     version: int = 0  # the store's compare-and-set counter
@@ -182,14 +243,19 @@ class Booking:
                       total.share(terms.no_show_fee_percent))
 
 
+def needs_intake(described: Description) -> bool:
+    return described.treatment.intake_required or bool(described.treatment.contraindications)
+
+
 def screen(intake: Intake | None, described: Description) -> Screening:
     """Refuse a treatment the client declared a contraindication for, naming the
     safe alternatives; ask for the intake where the treatment needs one."""
     treatment = described.treatment
     if intake is None:
-        if treatment.intake_required or treatment.contraindications:
-            raise IntakeRequired(f"{treatment.name} needs the client's intake")
-        return Screening(None)
+        if needs_intake(described):
+            raise IntakeRequired(f"{treatment.name} needs the client's intake",
+                                 reason="missing")
+        return Screening(None, outcome="not_required")
     if reasons := declared_contraindications(intake, treatment.contraindications):
         raise Contraindicated(f"{treatment.name} is not safe with: {', '.join(reasons)}",
                               reasons, [a.id for a in described.alternatives])
@@ -235,6 +301,19 @@ def event_context(described: Description, hold: Hold) -> dict:
 
 def _named(item: Named) -> dict:
     return {"id": item.id, "name": item.name}
+
+
+def erase_customer(booking: Booking) -> Booking:
+    """The booking once its client asked to be forgotten: no name, email, phone, health
+    answers or free text; times, prices and fees stay, for the ledger and accounts."""
+    return replace(booking, customer=Customer(ERASED, ERASED, None), cancel_reason="",
+                   screening=replace(booking.screening, declared=None))
+
+
+def with_preferences(wanted, preferences: Preferences):
+    """A slot request with the client's preferences where it said nothing."""
+    gender = wanted.therapist_gender or preferences.therapist_gender
+    return replace(wanted, therapist_gender=gender)
 
 
 def transition(booking: Booking, to: str, now: datetime) -> Booking:

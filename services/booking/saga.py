@@ -21,16 +21,24 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import replace
 from datetime import datetime
 
 from services.booking import domain
 from services.booking.bootstrap import Context
 from services.booking.commands import BookingRequest, SlotRequest
-from services.booking.domain import Booking, Hold
+from services.booking.domain import Booking, Client, Description, Hold, Intake, Preferences
 from services.booking.schemas import event_payload
 from services.booking.store import Change, Claim
 from services.common import bus
-from services.common.errors import Conflict, NotFound, SpaError, Unavailable
+from services.common.errors import (
+    Conflict,
+    Invalid,
+    NotFound,
+    SlotUnavailable,
+    SpaError,
+    Unavailable,
+)
 from services.common.http import correlation_id
 from services.common.rpc import RpcTimeout
 
@@ -43,19 +51,45 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(12)}"
 
 
-def book(ctx: Context, request: BookingRequest, taken: Hold | None = None,
-         claim: Claim | None = None) -> Booking:
-    """Book `taken` (a partner's hold) or `request.slot`."""
+def book(ctx: Context, request: BookingRequest, client: Client, owner: str,
+         taken: Hold | None = None, claim: Claim | None = None) -> Booking:
+    """Book `taken` (a partner's hold) or `request.slot` for `client`."""
     wanted = taken or request.slot
     described = ctx.availability.describe(wanted.studio, wanted.treatment)
-    screening = domain.screen(request.intake, described)
-    hold = taken or hold_slot(ctx, request.slot)
-    booking = domain.new_booking(new_id("bk"), hold, request.customer, screening, described,
-                                 ctx.clock.now())
+    screening = domain.screen(answers_for(ctx, request.intake, client, described), described)
+    hold = taken or hold_preferring(ctx, request.slot, client.preferences)
+    booking = replace(domain.new_booking(new_id("bk"), hold, request.customer or client.customer,
+                                         screening, described, ctx.clock.now()),
+                      client=client.id, owner=owner)
     pending = ctx.store.commit(Change(booking, takes_hold=taken.id if taken else None))
     if pending is None:  # another booking took the hold first
         raise NotFound("no such hold")
     return _confirm(ctx, pending, claim)
+
+
+def answers_for(ctx: Context, given: Intake | None, client: Client,
+                described: Description) -> Intake | None:
+    """The health answers to screen: those given with the request, else the client's
+    latest on record when the treatment needs them (refused when too old or none);
+    the client's preferred pressure fills in where the answers leave it out."""
+    if given is None and domain.needs_intake(described):
+        given = domain.intake_on_record(ctx.clients.intakes(client.id), ctx.clock.now(),
+                                        ctx.infra.settings.intake_valid_days)
+    if given is not None and given.pressure is None:
+        given = replace(given, pressure=client.preferences.pressure)
+    return given
+
+
+def hold_preferring(ctx: Context, wanted: SlotRequest, preferences: Preferences) -> Hold:
+    """The client's preferred therapist when they are free, else any able one; their
+    preferred gender where the request names none."""
+    wanted = domain.with_preferences(wanted, preferences)
+    if wanted.therapist or not preferences.therapist:
+        return hold_slot(ctx, wanted)
+    try:
+        return hold_slot(ctx, replace(wanted, therapist=preferences.therapist))
+    except (SlotUnavailable, NotFound, Invalid):  # busy, gone, or not of the gender asked
+        return hold_slot(ctx, wanted)
 
 
 def hold_slot(ctx: Context, wanted: SlotRequest, hold_id: str | None = None) -> Hold:
@@ -105,12 +139,17 @@ def finish(ctx: Context, booking: Booking, outcome: str) -> Booking:
 
 def reschedule(ctx: Context, booking: Booking, start: datetime,
                therapist: str | None = None) -> Booking:
+    """Move `booking` to `start`, screened again against the client's latest intake."""
     wanted = SlotRequest(booking.studio, booking.treatment, booking.duration, start, therapist,
                          booking.addons)
+    screen_again(ctx, booking)
     marked = commit(ctx, Change(domain.begin_reschedule(booking, new_id("h"))))
     try:
         hold = hold_slot(ctx, wanted, marked.next_hold)
         ctx.availability.confirm(hold.id, booking.id)
+    except NotFound as missing:  # the booking is there: the therapist asked for is not
+        undo(ctx, marked)
+        raise Invalid.field("therapist", missing.detail, missing.detail) from None
     except SpaError:
         undo(ctx, marked)
         raise
@@ -123,6 +162,32 @@ def reschedule(ctx: Context, booking: Booking, start: datetime,
         raise Conflict("the booking changed meanwhile; read it again")
     release_now(ctx, booking.hold_id)
     return saved
+
+
+def screen_again(ctx: Context, booking: Booking) -> None:
+    """A move is screened like a new booking: a client who has since declared a
+    contraindication, or whose intake has grown too old, is refused."""
+    client = ctx.clients.get(booking.client) if booking.client else None
+    if client is None:
+        return  # a booking from before client records: screened when it was made
+    described = ctx.availability.describe(booking.studio, booking.treatment)
+    domain.screen(answers_for(ctx, None, client, described), described)
+
+
+def forget_answers(ctx: Context, booking: Booking) -> Booking | None:
+    """The booking without the health answers it was screened on (their outcome and
+    rule version stay): kept no longer than needed."""
+    return ctx.store.commit(Change(replace(booking, screening=replace(booking.screening,
+                                                                        declared=None))))
+
+
+def move_to_client(ctx: Context, booking: Booking, client_id: str) -> Booking:
+    return commit(ctx, Change(replace(booking, client=client_id)))
+
+
+def erase(ctx: Context, booking: Booking) -> Booking:
+    """The booking without its client's personal data (erasure)."""
+    return commit(ctx, Change(domain.erase_customer(booking)))
 
 
 def commit(ctx: Context, change: Change) -> Booking:

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from services.booking.commands import BookingRequest, ListBookings, SlotRequest
-from services.booking.domain import VISIBLE, Booking, Customer, Intake
+from services.booking.commands import (
+    BookingRequest,
+    ListBookings,
+    NewClient,
+    SlotRequest,
+)
+from services.booking.domain import PRESSURES, VISIBLE, Booking, Customer, Intake, Preferences
 from services.booking.store import CURSOR
-from services.common.schemas import MoneySchema, in_utc, instant
+from services.common.schemas import MoneySchema, StrictBoolean, in_utc, instant
 
 ID = validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="not a valid id")
 SLOT_FIELDS = ("studio", "treatment", "duration", "start", "therapist", "addons",
@@ -26,10 +31,6 @@ def gender_field() -> fields.String:
                          metadata={"description": "only a therapist of this gender"})
 
 
-def strict_bool(**kwargs) -> fields.Boolean:
-    return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
-
-
 class SlotRequestSchema(Schema):
     studio = fields.String(required=True, validate=ID)
     treatment = fields.String(required=True, validate=ID)
@@ -39,6 +40,8 @@ class SlotRequestSchema(Schema):
     therapist = fields.String(validate=ID, metadata={"description": "omit for any"})
     addons = addons_field()
     therapist_gender = gender_field()
+    client = fields.String(validate=ID, metadata={
+        "description": "a client on record: their preferences fill in what is left out"})
 
     @post_load
     def make(self, data: dict, **kwargs) -> SlotRequest:
@@ -77,10 +80,31 @@ class HoldSchema(Schema):
     expires_at = fields.AwareDateTime()
 
 
+def name_field(**kwargs) -> fields.String:
+    return fields.String(validate=validate.Length(1, 200), **kwargs)
+
+
+def email_field(**kwargs) -> fields.Email:
+    return fields.Email(validate=validate.Length(max=254), **kwargs)
+
+
+def phone_field() -> fields.String:
+    return fields.String(allow_none=True, validate=validate.Regexp(r"^\+?[0-9 ()-]{5,40}$"))
+
+
+def notes_field(description: str) -> fields.String:
+    return fields.String(allow_none=True, validate=validate.Length(max=2000),
+                         metadata={"description": description})
+
+
+def pressure_field(**kwargs) -> fields.String:
+    return fields.String(validate=validate.OneOf(PRESSURES), **kwargs)
+
+
 class CustomerSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(1, 200))
-    email = fields.Email(required=True, validate=validate.Length(max=254))
-    phone = fields.String(allow_none=True, validate=validate.Regexp(r"^\+?[0-9 ()-]{5,40}$"))
+    name = name_field(required=True)
+    email = email_field(required=True)
+    phone = phone_field()
 
     @post_load
     def make(self, data: dict, **kwargs) -> Customer:
@@ -88,12 +112,13 @@ class CustomerSchema(Schema):
 
 
 class IntakeSchema(Schema):
-    pregnant = strict_bool(required=True)
-    recent_surgery = strict_bool(required=True)
-    recent_injury = strict_bool(required=True, metadata={
+    pregnant = StrictBoolean(required=True)
+    recent_surgery = StrictBoolean(required=True)
+    recent_injury = StrictBoolean(required=True, metadata={
         "description": "a recent sprain, fracture or broken bone"})
-    pressure = fields.String(required=True, validate=validate.OneOf(["light", "medium", "firm"]))
-    notes = fields.String(validate=validate.Length(max=2000))
+    pressure = pressure_field(metadata={
+        "description": "omit to use the client's preferred pressure"})
+    notes = notes_field("free text: encrypted at rest")
 
     @post_load
     def make(self, data: dict, **kwargs) -> Intake:
@@ -101,7 +126,8 @@ class IntakeSchema(Schema):
 
 
 class BookingRequestSchema(Schema):
-    """Either `hold` (from POST /v1/holds) or studio, treatment, duration and start."""
+    """Either `hold` (from POST /v1/holds) or studio, treatment, duration and start; for
+    either a `client` on record or an inline `customer`."""
 
     hold = fields.String(validate=ID)
     studio = fields.String(validate=ID)
@@ -111,9 +137,13 @@ class BookingRequestSchema(Schema):
     therapist = fields.String(validate=ID)
     addons = addons_field()
     therapist_gender = gender_field()
-    customer = fields.Nested(CustomerSchema, required=True)
+    client = fields.String(validate=ID, metadata={"description": "a client on record"})
+    customer = fields.Nested(CustomerSchema, metadata={
+        "description": "the client inline: the caller's client with this email is used, "
+                       "or made"})
     intake = fields.Nested(IntakeSchema, metadata={
-        "description": "required by treatments that list contraindications"})
+        "description": "treatments that list contraindications need it, unless the "
+                       "client has one on record younger than SPA_INTAKE_VALID_DAYS"})
 
     @validates_schema
     def hold_or_slot(self, data: dict, **kwargs) -> None:
@@ -124,11 +154,18 @@ class BookingRequestSchema(Schema):
         if "hold" not in data and missing:
             raise ValidationError({n: ["required without a hold"] for n in missing})
 
+    @validates_schema
+    def client_or_customer(self, data: dict, **kwargs) -> None:
+        if "client" in data and "customer" in data:
+            raise ValidationError("give either a client or a customer, not both", "customer")
+        if "client" not in data and "customer" not in data:
+            raise ValidationError("give a client id, or the customer inline", "customer")
+
     @post_load
     def make(self, data: dict, **kwargs) -> BookingRequest:
         slot = {n: data[n] for n in SLOT_FIELDS if n in data}
-        return BookingRequest(data["customer"], data.get("intake"), data.get("hold"),
-                              slot_request(slot) if slot else None)
+        return BookingRequest(data.get("customer"), data.get("intake"), data.get("hold"),
+                              slot_request(slot) if slot else None, data.get("client"))
 
 
 class IdempotencyHeaderSchema(Schema):
@@ -142,6 +179,24 @@ class PolicySchema(Schema):
         "description": "cancelling costs nothing until this instant (included)"})
     late_fee = fields.Nested(MoneySchema, metadata={"description": "cancelling later costs this"})
     no_show_fee = fields.Nested(MoneySchema, metadata={"description": "not coming costs this"})
+
+
+class BookedCustomerSchema(Schema):
+    """Who a booking is for, as it was made; every field reads "erased" (the phone
+    null) once the client asked to be forgotten."""
+
+    name = fields.String()
+    email = fields.String(metadata={"description": "an address, or \"erased\""})
+    phone = fields.String(allow_none=True)
+
+
+class ScreeningSchema(Schema):
+    """The outcome only: the health answers never leave booking."""
+
+    outcome = fields.String(metadata={
+        "enum": ["cleared", "not_required"],
+        "description": "cleared: the intake was screened; not_required: none was needed"})
+    rule_version = fields.String()
 
 
 class BookingSchema(Schema):
@@ -162,7 +217,9 @@ class BookingSchema(Schema):
     fee = fields.Nested(MoneySchema, allow_none=True, metadata={
         "description": "what the cancellation or the no-show costs (0 when cancelled in "
                        "time); null otherwise"})
-    customer = fields.Nested(CustomerSchema)
+    client = fields.String(allow_none=True, metadata={"description": "the client on record"})
+    customer = fields.Nested(BookedCustomerSchema)
+    screening = fields.Nested(ScreeningSchema)
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
     late_cancellation = fields.Boolean(metadata={
@@ -203,6 +260,91 @@ class RescheduleSchema(Schema):
     @post_load
     def make(self, data: dict, **kwargs) -> dict:
         return in_utc(data, "start")
+
+
+# clients
+
+class PreferencesSchema(Schema):
+    pressure = pressure_field(allow_none=True)
+    therapist = fields.String(allow_none=True, validate=ID, metadata={
+        "description": "booked when free, else any able therapist"})
+    therapist_gender = fields.String(allow_none=True, validate=validate.OneOf(GENDERS))
+    notes = notes_field("free text for the therapist: encrypted at rest")
+
+
+class NewClientSchema(Schema):
+    name = name_field(required=True)
+    email = email_field(required=True, metadata={
+        "description": "unique among the caller's clients"})
+    phone = phone_field()
+    preferences = fields.Nested(PreferencesSchema)
+
+    @post_load
+    def make(self, data: dict, **kwargs) -> NewClient:
+        return NewClient(**{**data, "preferences": Preferences(**data.get("preferences", {}))})
+
+
+class ClientChangesSchema(Schema):
+    """Only the fields given change; a preference given as null is cleared."""
+
+    name = name_field()
+    email = email_field()
+    phone = phone_field()
+    preferences = fields.Nested(PreferencesSchema)
+
+    @validates_schema
+    def something(self, data: dict, **kwargs) -> None:
+        if not data:
+            raise ValidationError("give at least one field to change")
+
+
+class ClientSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    email = fields.String()
+    phone = fields.String(allow_none=True)
+    preferences = fields.Nested(PreferencesSchema)
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+
+
+class ClientListSchema(Schema):
+    items = fields.List(fields.Nested(ClientSchema))
+
+
+class ClientQuerySchema(Schema):
+    email = fields.String(required=True, validate=validate.Length(1, 254),
+                          metadata={"description": "exact match (case aside)"})
+
+
+class ClientBookingsQuerySchema(Schema):
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+    cursor = fields.String(validate=validate.Regexp(CURSOR, error="not a valid cursor"))
+
+
+class EraseQuerySchema(Schema):
+    cancel_future = fields.Boolean(load_default=False, metadata={
+        "description": "cancel the client's bookings to come first (else 409)"})
+
+
+class IntakeRecordSchema(Schema):
+    pregnant = fields.Boolean(attribute="answers.pregnant")
+    recent_surgery = fields.Boolean(attribute="answers.recent_surgery")
+    recent_injury = fields.Boolean(attribute="answers.recent_injury")
+    pressure = fields.String(attribute="answers.pressure", allow_none=True)
+    notes = fields.String(attribute="answers.notes", allow_none=True)
+    recorded_at = fields.AwareDateTime()
+
+
+class ExportSchema(Schema):
+    client = fields.Nested(ClientSchema)
+    intake = fields.List(fields.Nested(IntakeRecordSchema), metadata={
+        "description": "every intake on record, oldest first"})
+    bookings = fields.List(fields.Nested(BookingSchema))
+    notifications = fields.List(fields.Dict(), metadata={
+        "description": "every email and webhook sent about the client's bookings, from "
+                       "the delivery log"})
+    exported_at = fields.AwareDateTime()
 
 
 EVENT_BOOKING = EventBookingSchema()  # built once: a schema instance is costly to make

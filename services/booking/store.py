@@ -11,6 +11,12 @@ hold:<id>                  a hold made with POST /v1/holds, until it expires
 idempotency:<scope>:<key>  {fingerprint, booking}: a claim while the first request runs,
                            then its receipt for 24 h
 outbox, outbox:due         envelope id -> envelope JSON; the ids the relay may publish
+client:<id>:bookings       a client's bookings (their history), members as in the indexes
+answers                    sorted set: booking id -> when, for bookings that still hold
+                           the health answers they were screened on (retention)
+
+A booking's health answers are sealed (services/common/vault.py) before they are
+written: Redis never holds them in clear text. Clients are in clients.py.
 
 Every change to a booking goes through `commit`: one MULTI that also writes its event to
 the outbox, so a state change and its event exist together or not at all.
@@ -37,6 +43,7 @@ from services.booking.domain import (
 from services.common import bus, jsonio
 from services.common.clock import Clock
 from services.common.redis import key
+from services.common.vault import Vault
 
 RECEIPT_TTL_S = 24 * 3600
 CURSOR = r"^\d{11}:[A-Za-z0-9_-]{1,64}$"  # an index member: `<start epoch>:<booking id>`
@@ -68,11 +75,12 @@ class Change:
 
 class BookingStore:
     def __init__(self, client: redis.Redis, city: str, saga_timeout_s: float,
-                 clock: Clock | None = None):
+                 clock: Clock, vault: Vault):
         self.redis = client
         self.city = city
         self.saga_timeout_s = saga_timeout_s
-        self.clock = clock or Clock()
+        self.clock = clock
+        self.vault = vault
 
     def _in(self, seconds: float = 0.0) -> float:
         """An epoch score `seconds` from now (deadlines and due times)."""
@@ -84,13 +92,13 @@ class BookingStore:
     # bookings
 
     def get(self, booking_id: str) -> Booking | None:
-        return _booking_or_none(self.redis.get(self.k("booking", booking_id)))
+        return self._decode(self.redis.get(self.k("booking", booking_id)))
 
     def get_many(self, booking_ids: list[str]) -> list[Booking | None]:
         if not booking_ids:
             return []
         raw = self.redis.mget([self.k("booking", i) for i in booking_ids])
-        return [_booking_or_none(text) for text in raw]
+        return [self._decode(text) for text in raw]
 
     def commit(self, change: Change) -> Booking | None:
         """Write `change` in one MULTI, if nobody changed the booking since it was read
@@ -101,7 +109,7 @@ class BookingStore:
         with self.redis.pipeline(transaction=True) as pipe:
             try:
                 pipe.watch(*filter(None, (booking_key, hold_key)))
-                before = _booking_or_none(pipe.get(booking_key))
+                before = self._decode(pipe.get(booking_key))
                 if _version(before) != change.booking.version:
                     return None
                 if hold_key and not pipe.exists(hold_key):
@@ -114,8 +122,12 @@ class BookingStore:
         return saved
 
     def _write(self, pipe, before: Booking | None, saved: Booking, change: Change) -> None:
-        pipe.set(self.k("booking", saved.id), _booking_to_json(saved))
+        pipe.set(self.k("booking", saved.id), self._encode(saved))
         self._reindex(pipe, before, saved)
+        if saved.screening.declared:
+            pipe.zadd(self.k("answers"), {saved.id: saved.created_at.timestamp()})
+        else:
+            pipe.zrem(self.k("answers"), saved.id)
         if saved.status == "pending" or saved.next_hold:
             pipe.zadd(self.k("pending"), {saved.id: self._in(self.saga_timeout_s)})
         else:
@@ -139,8 +151,10 @@ class BookingStore:
             for index in self._indexes(saved):
                 pipe.zadd(index, {index_member(saved): 0})
 
-    def _indexes(self, booking: Booking) -> tuple[str, str]:
-        return self.k("index", "all"), self.k("index", booking.studio)
+    def _indexes(self, booking: Booking) -> tuple[str, ...]:
+        indexes = (self.k("index", "all"), self.k("index", booking.studio))
+        return (*indexes, self.k("client", booking.client, "bookings")) if booking.client \
+            else indexes
 
     def index_page(self, studio: str | None, start: datetime | None, end: datetime | None,
                    after: str | None, count: int) -> list[tuple[str, Booking | None]]:
@@ -195,6 +209,82 @@ class BookingStore:
     def released(self, hold_id: str) -> None:
         self.redis.zrem(self.k("releases"), hold_id)
 
+    def _encode(self, booking: Booking) -> str:
+        """The booking as JSON, its health answers sealed."""
+        declared = booking.screening.declared
+        sealed = self.vault.seal(jsonio.shallow(declared)) if declared else None
+        return jsonio.dumps(replace(booking, screening=replace(booking.screening,
+                                                                 declared=sealed)))
+
+    def _decode(self, raw: str | None) -> Booking | None:
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        screening = data["screening"]
+        declared = screening["declared"]
+        if isinstance(declared, str):
+            declared = self.vault.open(declared)
+        # Before fees, a booking had only a free period (`cancellation_window_h`).
+        old_window = data.pop("cancellation_window_h", None)
+        terms = data.get("terms") or {"free_until_h": old_window or 24}
+        return Booking(**{
+            **data, **_instants(data, "start", "end", "created_at", "updated_at"),
+            "customer": Customer(**data["customer"]),
+            "screening": Screening(Intake(**declared) if declared else None,
+                                   screening["rule_version"],
+                                   screening.get("outcome") or "cleared"),
+            "addons": tuple(data.get("addons") or ()), "terms": _terms(terms),
+        })
+
+    # a client's bookings, and answers kept no longer than needed
+
+    def client_page(self, client_id: str, after: str | None,
+                    count: int) -> list[tuple[str, Booking | None]]:
+        """Up to `count` (index member, booking) of a client, latest start first, after
+        the cursor `after` (an index member, as the listing's cursor is)."""
+        members = self.redis.zrevrangebylex(self.k("client", client_id, "bookings"),
+                                            f"({after}" if after else "+", "-", start=0,
+                                            num=count)
+        ids = [member.split(":", 1)[1] for member in members]
+        return list(zip(members, self.get_many(ids), strict=True))
+
+    def client_bookings(self, client_id: str) -> list[Booking]:
+        members = self.redis.zrange(self.k("client", client_id, "bookings"), 0, -1)
+        return [b for b in self.get_many([m.split(":", 1)[1] for m in members]) if b]
+
+    def answers_older_than(self, moment: datetime, limit: int = 100) -> list[str]:
+        return self.redis.zrangebyscore(self.k("answers"), "-inf", moment.timestamp(),
+                                        start=0, num=limit)
+
+    def seal_clear_answers(self) -> int:
+        """Answers written in clear text by a version before sealing, sealed now
+        (`spa init`); returns how many bookings changed."""
+        done = 0
+        for booking_key in self.redis.scan_iter(match=self.k("booking", "*"), count=1000):
+            raw = self.redis.get(booking_key)
+            if raw and isinstance(json.loads(raw)["screening"].get("declared"), dict):
+                booking = self._decode(raw)
+                with self.redis.pipeline(transaction=True) as pipe:
+                    pipe.set(booking_key, self._encode(booking))
+                    pipe.zadd(self.k("answers"), {booking.id: booking.created_at.timestamp()})
+                    pipe.execute()
+                done += 1
+        return done
+
+    def reseal_all(self) -> int:
+        """Every booking's sealed answers sealed anew with the vault's first key."""
+        done = 0
+        for booking_id in self.redis.zrange(self.k("answers"), 0, -1):
+            raw = self.redis.get(self.k("booking", booking_id))
+            if raw:
+                data = json.loads(raw)
+                token = data["screening"]["declared"]
+                if isinstance(token, str):
+                    data["screening"]["declared"] = self.vault.reseal(token)
+                    self.redis.set(self.k("booking", booking_id), json.dumps(data))
+                    done += 1
+        return done
+
     # idempotency
 
     def claim(self, claim: Claim, ttl_s: float) -> bool:
@@ -223,6 +313,12 @@ class BookingStore:
         pipe.hset(self.k("outbox"), envelope.id, json.dumps(bus.envelope_to_body(envelope)))
         pipe.zadd(self.k("outbox", "due"), {envelope.id: self._in()})
 
+    def publish(self, envelope: bus.Envelope) -> None:
+        """An event that goes with no booking change, through the same outbox."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            self._add_event(pipe, envelope)
+            pipe.execute()
+
     def due_events(self, limit: int = 100) -> list[bus.Envelope]:
         """Unsent events, oldest first."""
         ids = self.redis.zrange(self.k("outbox", "due"), 0, limit - 1)
@@ -246,27 +342,6 @@ def _epoch(instant: datetime) -> str:
 
 def _version(booking: Booking | None) -> int:
     return booking.version if booking else 0
-
-
-def _booking_to_json(booking: Booking) -> str:
-    return jsonio.dumps(booking)
-
-
-def _booking_or_none(raw: str | None) -> Booking | None:
-    if raw is None:
-        return None
-    data = json.loads(raw)
-    declared = data["screening"]["declared"]
-    # Before fees, a booking had only a free period (`cancellation_window_h`).
-    old_window = data.pop("cancellation_window_h", None)
-    terms = data.get("terms") or {"free_until_h": old_window or 24}
-    return Booking(**{
-        **data, **_instants(data, "start", "end", "created_at", "updated_at"),
-        "customer": Customer(**data["customer"]),
-        "screening": Screening(Intake(**declared) if declared else None,
-                               data["screening"]["rule_version"]),
-        "addons": tuple(data.get("addons") or ()), "terms": _terms(terms),
-    })
 
 
 def _terms(data: dict) -> CancellationTerms:

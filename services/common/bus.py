@@ -124,17 +124,18 @@ class RedisTransport(kombu_redis.Transport):
 BROKER_TIMEOUT_S = 2.0
 
 
-def broker_connection(url: str, timeout_s: float = BROKER_TIMEOUT_S) -> Connection:
+def broker_connection(url: str, timeout_s: float = BROKER_TIMEOUT_S,
+                      visibility_timeout_s: float = 60.0) -> Connection:
     """A kombu connection that gives up on the broker after `timeout_s`: connecting is
     tried once, and every read or write on a broker that accepts and then says nothing
     times out, so a request never waits longer than it may (a worker reconnects on its
     own schedule: `Worker.establish_connection`). On Redis, unacked messages of a dead
-    consumer come back after `visibility_timeout` seconds instead of kombu's hour, and
+    consumer come back after `visibility_timeout_s` instead of kombu's hour, and
     a half-open connection is noticed within seconds (`health_check_interval`)."""
     options: dict = {"max_retries": 0}
     if url.startswith("redis://"):
         transport = RedisTransport
-        options |= {"visibility_timeout": 60, "socket_timeout": timeout_s,
+        options |= {"visibility_timeout": visibility_timeout_s, "socket_timeout": timeout_s,
                     "socket_connect_timeout": timeout_s, "health_check_interval": 5}
     else:
         transport = None
@@ -359,10 +360,12 @@ class Worker(ConsumerMixin):
         self._busy = False
 
     def get_consumers(self, Consumer, channel):  # noqa: N803 - kombu's signature
-        consumers = [Consumer(queues=[c.queue], callbacks=[self._note_message, c.on_message],
-                              accept=["json"], prefetch_count=10)
-                     for c in self.event_consumers]
-        consumers += [server.consumer(Consumer, channel) for server in self.rpc_servers]
+        # RPC servers first: on Redis the prefetch is the channel's, so the last consumer's
+        # sets it, and events want more in flight than requests do.
+        consumers = [server.consumer(Consumer, channel) for server in self.rpc_servers]
+        consumers += [Consumer(queues=[c.queue], callbacks=[self._note_message, c.on_message],
+                               accept=["json"], prefetch_count=10)
+                      for c in self.event_consumers]
         return consumers
 
     def run(self, **kwargs) -> None:

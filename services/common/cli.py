@@ -1,5 +1,5 @@
-"""`spa`: the operator's commands that every city has (dev stack, init, API keys,
-dead letters). They learn which services exist from the `Composition` the entry
+"""`spa`: the operator's commands that every city has (dev stack, init, partners and
+API keys, dead letters). They learn which services exist from the `Composition` the entry
 point (`services/cli.py`) passes as click's `obj`; each service adds its own
 commands there."""
 
@@ -30,8 +30,9 @@ def cli() -> None:
 @click.option("--city-file", type=CITY_FILE, default=None)
 @click.pass_obj
 def init(composition: Composition, city_file: Path | None) -> None:
-    """Declare every queue and load the city catalog if the store has none
-    (docker-compose runs this once before the workers)."""
+    """Declare every queue, bring data stored by an older version up to date, and load
+    the city catalog if the store has none (docker-compose runs this once before the
+    workers; running it again is harmless)."""
     settings = load_settings()
     studios = prepare(Infra.from_settings(settings), composition,
                       city_file or default_city_file(settings))
@@ -62,6 +63,8 @@ def keys() -> None:
 @click.option("--role", type=click.Choice(["admin", "partner"]), required=True)
 @click.option("--studio", "studios", multiple=True, help="a studio the partner may use")
 def create_key(name: str, role: str, studios: tuple[str, ...]) -> None:
+    """An admin key; or (role partner) a new partner and its first key, as `spa
+    partners create` makes them."""
     if role == "partner" and not studios:
         raise click.UsageError("a partner key needs at least one --studio")
     click.echo(_key_store().create(name, role, list(studios)))
@@ -70,10 +73,92 @@ def create_key(name: str, role: str, studios: tuple[str, ...]) -> None:
 @keys.command("revoke")
 @click.argument("api_key")
 def revoke_key(api_key: str) -> None:
-    """Stop API_KEY working at once; webhooks it registered receive nothing more."""
+    """Stop API_KEY working at once (an admin's webhooks receive nothing more)."""
+    _revoke(api_key)
+
+
+def _revoke(api_key: str) -> None:
     if not _key_store().revoke(api_key):
         raise click.ClickException("no such key")
     click.echo("revoked")
+
+
+@cli.group()
+def partners() -> None:
+    """Partner accounts: a name, its studios and its API keys. What a partner makes
+    (clients, webhook endpoints) belongs to the partner, so rotating keys loses
+    nothing."""
+
+
+@partners.command("create")
+@click.argument("name")
+@click.option("--studio", "studios", multiple=True, required=True,
+              help="a studio the partner may book (repeat for more)")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object")
+@click.pass_obj
+def create_partner(composition: Composition, name: str, studios: tuple[str, ...],
+                   as_json: bool) -> None:
+    """A new partner and its first API key (shown this once)."""
+    infra = Infra.from_settings(load_settings())
+    keys = KeyStore(infra.redis, infra.settings.city)
+    unknown = sorted(set(studios) - set(composition.studios(infra)))
+    if unknown:
+        raise click.BadParameter(f"no such studio: {', '.join(unknown)}",
+                                 param_hint="--studio")
+    partner, api_key = keys.create_partner(name, list(studios))
+    if as_json:
+        click.echo(json.dumps({**_partner_json(partner), "api_key": api_key}))
+    else:
+        click.echo(f"partner  {partner.id}  {partner.name}  "
+                   f"(studios: {', '.join(partner.studios)})\napi key  {api_key}")
+
+
+@partners.command("list")
+@click.option("--json", "as_json", is_flag=True, help="one JSON array")
+def list_partners(as_json: bool) -> None:
+    found = _key_store().all_partners()
+    if as_json:
+        click.echo(json.dumps([_partner_json(p) for p in found]))
+    for partner in [] if as_json else found:
+        click.echo(f"{partner.id}  {partner.name}  studios: {', '.join(partner.studios)}  "
+                   f"keys: {partner.keys}")
+
+
+@partners.command("revoke")
+@click.argument("partner_id")
+def revoke_partner(partner_id: str) -> None:
+    """Stop every key of the partner at once; its webhook endpoints receive nothing
+    more. Its clients and bookings stay (erase clients through the API)."""
+    if not _key_store().revoke_partner(partner_id):
+        raise click.ClickException("no such partner")
+    click.echo("revoked")
+
+
+@partners.group("keys")
+def partner_keys() -> None:
+    """A partner's API keys: add one, then revoke the old one, to rotate."""
+
+
+@partner_keys.command("add")
+@click.argument("partner_id")
+def add_partner_key(partner_id: str) -> None:
+    """One more key for the partner (shown this once)."""
+    try:
+        click.echo(_key_store().add_key(partner_id))
+    except KeyError:
+        raise click.ClickException("no such partner") from None
+
+
+@partner_keys.command("revoke")
+@click.argument("api_key")
+def revoke_partner_key(api_key: str) -> None:
+    """Stop API_KEY; the partner's other keys go on working."""
+    _revoke(api_key)
+
+
+def _partner_json(partner) -> dict:
+    return {"id": partner.id, "name": partner.name, "studios": list(partner.studios),
+            "keys": partner.keys}
 
 
 def _key_store() -> KeyStore:

@@ -35,12 +35,17 @@ class Settings:
     rpc_timeout_s: float = 5.0
     bus_retry_delays_s: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
     dedupe_ttl_s: int = 7 * 24 * 3600
+    bus_visibility_timeout_s: float = 60.0  # a dead consumer's messages come back after it
+    bus_handler_lease_s: float = 120.0  # the longest a handler may run before a twin may
     rate_limit_per_minute: int = 600
     address_rate_limit_per_minute: int = 60
     webhook_retry_delays_s: tuple[float, ...] = (5.0, 30.0, 120.0, 600.0, 3600.0)
     webhook_timeout_s: float = 10.0
     webhook_allow_private: bool = False
     reminder_offsets_min: tuple[float, ...] = (24 * 60,)
+    data_key: str = ""  # Fernet key(s) sealing health answers and notes (services/common/vault)
+    intake_valid_days: int = 30
+    intake_retention_days: int = 365
     extra: dict = field(default_factory=dict)
 
     @property
@@ -75,6 +80,9 @@ def load_settings() -> Settings:
         rpc_timeout_s=float(_env("SPA_RPC_TIMEOUT_S", str(d.rpc_timeout_s))),
         bus_retry_delays_s=_floats(_env("SPA_BUS_RETRY_DELAYS_S", "1,5,30,120")),
         dedupe_ttl_s=int(_env("SPA_DEDUPE_TTL_S", str(d.dedupe_ttl_s))),
+        bus_visibility_timeout_s=float(_env("SPA_BUS_VISIBILITY_TIMEOUT_S",
+                                            str(d.bus_visibility_timeout_s))),
+        bus_handler_lease_s=float(_env("SPA_BUS_HANDLER_LEASE_S", str(d.bus_handler_lease_s))),
         rate_limit_per_minute=int(_env("SPA_RATE_LIMIT_PER_MINUTE", str(d.rate_limit_per_minute))),
         address_rate_limit_per_minute=int(_env("SPA_ADDRESS_RATE_LIMIT_PER_MINUTE",
                                                str(d.address_rate_limit_per_minute))),
@@ -82,4 +90,8 @@ def load_settings() -> Settings:
         webhook_timeout_s=float(_env("SPA_WEBHOOK_TIMEOUT_S", str(d.webhook_timeout_s))),
         webhook_allow_private=_env("SPA_WEBHOOK_ALLOW_PRIVATE", "0") in ("1", "true", "yes"),
         reminder_offsets_min=_floats(_env("SPA_REMINDER_OFFSETS_MIN", "1440")),
+        data_key=_env("SPA_DATA_KEY", d.data_key),
+        intake_valid_days=int(_env("SPA_INTAKE_VALID_DAYS", str(d.intake_valid_days))),
+        intake_retention_days=int(_env("SPA_INTAKE_RETENTION_DAYS",
+                                       str(d.intake_retention_days))),
     )

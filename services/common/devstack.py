@@ -17,10 +17,11 @@ import click
 from kombu import Queue
 
 from services.common import bus
-from services.common.auth import KeyStore, hash_key
+from services.common.auth import KeyStore
 from services.common.config import Settings
 from services.common.redis import EmbeddedRedis
 from services.common.service import Infra
+from services.common.vault import new_key
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,6 +33,9 @@ class Composition:
     services: tuple[str, ...]  # each has services.<name>.wsgi:app and services.<name>.worker
     queues: Sequence[Queue]  # every queue of every service
     load_city: Callable[[Infra, Path], list[str]]  # store the city if empty; its studio ids
+    studios: Callable[[Infra], list[str]]  # the studio ids of the stored catalog
+    # Each brings a service's stored data up to date (idempotent) and says what it did.
+    upgrades: Sequence[Callable[[Infra], str]] = ()
 
 
 def default_city_file(settings: Settings) -> Path:
@@ -39,17 +43,29 @@ def default_city_file(settings: Settings) -> Path:
 
 
 def prepare(infra: Infra, composition: Composition, city_file: Path) -> list[str]:
-    """Declare every queue (events wait even for a consumer never started), and load
-    the city when the store has none; returns the studio ids."""
+    """Declare every queue (events wait even for a consumer never started), bring
+    stored data up to date, and load the city when the store has none; returns the
+    studio ids."""
     with infra.connection() as connection:
         bus.declare(connection, composition.queues)
+    for line in upgrade(infra, composition):
+        click.echo(line)
     return composition.load_city(infra, city_file)
+
+
+def upgrade(infra: Infra, composition: Composition) -> list[str]:
+    """Data written by an older version, made current: partner keys from before
+    partner accounts become partners, then each service's upgrade runs."""
+    moved = KeyStore(infra.redis, infra.settings.city).adopt_partnerless_keys()
+    done = [f"partner accounts: {len(moved)} key(s) made partners"] if moved else []
+    return done + [line for step in composition.upgrades if (line := step(infra))]
 
 
 def run_dev(settings: Settings, composition: Composition, city_file: Path,
             without: set[str]) -> int:
     """Start Redis (embedded unless SPA_REDIS_URL is set), then every process."""
     claim_data_dir(settings.data_dir)
+    settings = with_data_key(settings)
     embedded = None
     if not os.environ.get("SPA_REDIS_URL"):
         embedded = EmbeddedRedis(settings.data_dir / "redis")
@@ -97,6 +113,7 @@ def _run_stack(settings: Settings, composition: Composition, city_file: Path,
 def process_env(settings: Settings, services: Sequence[str]) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"SPA_REDIS_URL": settings.redis_url, "SPA_BROKER_URL": settings.broker,
+                "SPA_DATA_KEY": settings.data_key,
                 "SPA_DATA_DIR": str(settings.data_dir.resolve()), "SPA_CITY": settings.city,
                 "PYTHONUNBUFFERED": "1"})
     for name in services:
@@ -124,31 +141,43 @@ def process_commands(settings: Settings, services: Sequence[str]) -> dict[str, s
 
 
 def dev_keys(infra: Infra, settings: Settings, studios: list[str]) -> dict:
-    """Reuse the keys in .spa/dev.json while the store still knows them."""
+    """Reuse the admin key and the dev partner in .spa/dev.json while the store still
+    knows them; else make them (the partner as `spa partners create` does)."""
     path = settings.data_dir / "dev.json"
     keys = KeyStore(infra.redis, settings.city)
     old = json.loads(path.read_text()) if path.exists() else {}
-    partner_studios = studios[:1]
-
-    def reuse_or_create(field: str, name: str, role: str, scope: list[str]) -> str:
-        known = old.get(field) and infra.redis.hexists(keys.keys, hash_key(old[field]))
-        if known:
-            return old[field]
-        return keys.create(name, role, scope)
-
+    admin_key = old.get("admin_key", "")
+    if not keys.knows(admin_key):
+        admin_key = keys.create("dev admin", "admin")
+    partner_id, partner_key = old.get("partner_id", ""), old.get("partner_key", "")
+    if not (keys.knows(partner_key) and keys.partner(partner_id)):
+        partner, partner_key = keys.create_partner("dev partner", studios[:1])
+        partner_id = partner.id
     info = {
         "base_url": f"http://127.0.0.1:{settings.gateway_port}",
         "redis_url": settings.redis_url,
-        "admin_key": reuse_or_create("admin_key", "dev admin", "admin", []),
-        "partner_key": reuse_or_create("partner_key", "dev partner", "partner",
-                                       partner_studios),
-        "partner_studios": partner_studios,
+        "admin_key": admin_key,
+        "partner_id": partner_id,
+        "partner_key": partner_key,
+        "partner_studios": list(keys.partner(partner_id).studios),
         "studios": studios,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(info, indent=2))
     path.chmod(0o600)
     return info
+
+
+def with_data_key(settings: Settings) -> Settings:
+    """The dev stack's data key: SPA_DATA_KEY, else the one in .spa/data.key (made
+    on the first run, readable by its owner only)."""
+    if settings.data_key:
+        return settings
+    path = settings.data_dir / "data.key"
+    if not path.exists():
+        path.write_text(new_key() + "\n")
+        path.chmod(0o600)
+    return replace(settings, data_key=path.read_text().strip())
 
 
 def print_banner(settings: Settings, info: dict) -> None:
@@ -158,7 +187,8 @@ def print_banner(settings: Settings, info: dict) -> None:
   base URL     {base}
   API docs     {base}/docs
   admin key    {info['admin_key']}
-  partner key  {info['partner_key']}  (studios: {', '.join(info['partner_studios'])})
+  partner      {info['partner_id']}  (studios: {', '.join(info['partner_studios'])})
+  partner key  {info['partner_key']}
   Redis        {settings.redis_url}
   written to   {settings.data_dir / 'dev.json'}   Ctrl-C stops everything.
 """)

@@ -141,6 +141,14 @@ class ConflictsWithBookings(Conflict):
     code = "conflicts_with_bookings"
 
 
+class HasFutureBookings(Conflict):
+    """A client with bookings still to come cannot be erased unless they are cancelled
+    (`cancel_future=true`); `bookings` lists them."""
+
+    code = "has_future_bookings"
+    default_detail = "the client has bookings to come: cancel them first, or ask to"
+
+
 class IdempotencyConflict(Conflict):
     code = "idempotency_conflict"
     default_detail = "this Idempotency-Key was used with a different body"

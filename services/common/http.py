@@ -64,6 +64,7 @@ STATUS_OF_CODE = {
     "hold_expired": 409,
     "invalid_transition": 409,
     "conflicts_with_bookings": 409,
+    "has_future_bookings": 409,
     "idempotency_conflict": 409,
     "idempotency_in_progress": 409,
     "payload_too_large": 413,
@@ -107,7 +108,10 @@ class ProblemSchema(Schema):
     latest = fields.String(metadata={
         "format": "date-time", "description": "the latest start (outside_booking_window)"})
     bookings = fields.List(fields.String(), metadata={
-        "description": "bookings a catalog change would strand (conflicts_with_bookings)"})
+        "description": "bookings a catalog change would strand (conflicts_with_bookings), "
+                       "or a client's bookings to come (has_future_bookings)"})
+    reason = fields.String(metadata={
+        "description": "missing or expired: why the intake is needed (intake_required)"})
     holds = fields.List(fields.String(), metadata={
         "description": "live holds it would strand (conflicts_with_bookings)"})
 

@@ -22,8 +22,9 @@ from collections.abc import Callable
 
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.exceptions import OperationalError
+from marshmallow import Schema, ValidationError
 
-from services.common.errors import BadRequest, SpaError, Unavailable, from_wire
+from services.common.errors import BadRequest, Invalid, SpaError, Unavailable, from_wire
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,23 @@ def rpc_queue(service: str) -> Queue:
 
 
 Method = Callable[[dict], dict]
+
+
+def rpc_method(handler: Callable[[object], object], params: Schema,
+               result: Schema | None = None) -> Method:
+    """A method whose params are loaded by `params` into the handler's command at the
+    edge and whose answer is dumped by `result` (or sent as it is); a refusal travels
+    back as its code, like every SpaError."""
+
+    def call(raw: dict) -> dict:
+        try:
+            command = params.load(raw)
+        except ValidationError as error:
+            raise Invalid(errors=error.messages) from None
+        answer = handler(command)
+        return result.dump(answer) if result else answer
+
+    return call
 
 
 class RpcServer:

@@ -25,6 +25,16 @@ def in_utc(data: dict, *names: str) -> dict:
     return {**data, **{n: data[n].astimezone(UTC) for n in names if data.get(n)}}
 
 
+class StrictBoolean(fields.Boolean):
+    """true or false, and nothing else: not 0, 1, "yes" or "false" (a health answer
+    is not guessed from a near miss)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("must be true or false")
+        return value
+
+
 def _positive(amount) -> None:
     if amount <= 0:
         raise ValidationError("must be more than 0")

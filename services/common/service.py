@@ -49,7 +49,8 @@ class Infra:
         return cls(settings, connect(settings.redis_url), settings.broker)
 
     def connection(self, timeout_s: float = bus.BROKER_TIMEOUT_S) -> Connection:
-        return bus.broker_connection(self.broker_url, timeout_s)
+        return bus.broker_connection(self.broker_url, timeout_s,
+                                     self.settings.bus_visibility_timeout_s)
 
     @property
     def publisher(self) -> bus.Publisher:
@@ -63,7 +64,7 @@ class Infra:
         under this service's own key prefix."""
         s = self.settings
         return bus.EventConsumer(queue, handlers, self.redis, key(s.city, service),
-                                 s.bus_retry_delays_s, s.dedupe_ttl_s)
+                                 s.bus_retry_delays_s, s.dedupe_ttl_s, s.bus_handler_lease_s)
 
     def rpc(self, service: str) -> RpcClient:
         """This thread's client for `service`'s RPC: gunicorn threads call in parallel,

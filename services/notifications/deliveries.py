@@ -81,11 +81,11 @@ def send(ctx: Context, delivery: Delivery) -> str | None:
 
 
 def live_endpoints(ctx: Context, endpoints: list[Endpoint]) -> list[Endpoint]:
-    """`endpoints` scoped to what their owner's key sees now, not at registration: a
-    key narrowed later narrows its deliveries, and a revoked key's get nothing (new
-    events, retries and redeliveries alike)."""
+    """`endpoints` scoped to what their owner (a partner, or an admin key) sees now,
+    not at registration: a partner narrowed later narrows its deliveries, and a revoked
+    one's get nothing (new events, retries and redeliveries alike)."""
     keys = KeyStore(ctx.infra.redis, ctx.settings.city)
-    owners = keys.by_ids(sorted({e.owner for e in endpoints}))
+    owners = keys.owners(sorted({e.owner for e in endpoints}))
     return [replace(e, studios=scope_of(owners[e.owner])) for e in endpoints
             if e.owner in owners]
 
@@ -107,6 +107,8 @@ def record(ctx: Context, delivery: Delivery, error: str | None) -> Delivery:
         wait = retry_delay(delivery.attempts + 1, ctx.settings.webhook_retry_delays_s,
                            random.random())
         outcome = delivery.failed(error, now, wait)
+    if ctx.store.is_erased(delivery.booking):  # the client was erased while we sent
+        outcome = outcome.erased()
     ctx.store.save(outcome)
     log.info("notification attempt", extra={
         "booking": delivery.booking, "channel": delivery.channel, "kind": delivery.kind,

@@ -14,6 +14,7 @@ BOOKING_EVENTS = ("booking.created", "booking.cancelled", "booking.rescheduled",
 CHANNELS = ("email", "webhook")
 STATUSES = ("pending", "sent", "failed")
 REMINDER_KINDS = ("reminder", "last_meal")
+ERASED = "erased"  # what a client's personal data reads once they asked to be forgotten
 
 # The email each event sends the customer; completed and no-show send none.
 EMAIL_KINDS = {"booking.created": "confirmation", "booking.cancelled": "cancellation",
@@ -49,6 +50,14 @@ class BookingEvent:
     @property
     def recipient(self) -> str:
         return self.booking["customer"]["email"]
+
+    @property
+    def erased(self) -> bool:
+        """The client asked to be forgotten: nobody to email, nothing to remind."""
+        return self.recipient == ERASED
+
+    def without_client(self) -> BookingEvent:
+        return replace(self, payload=erased_payload(self.payload))
 
     @property
     def sequence(self) -> int:
@@ -112,16 +121,36 @@ class Delivery:
     def redelivered(self, now: datetime) -> Delivery:
         return replace(self, status="pending", scheduled_for=now.isoformat())
 
-    def dropped(self) -> Delivery:
-        return replace(self, status="failed", last_error="dropped: the booking changed")
+    def dropped(self, why: str = "the booking changed") -> Delivery:
+        return replace(self, status="failed", last_error=f"dropped: {why}")
+
+    def erased(self) -> Delivery:
+        """The delivery without its client's name, email and phone: the log keeps what
+        was sent when, to nobody in particular; an email not yet sent never goes."""
+        target = ERASED if self.channel == "email" else self.target
+        erased = replace(self, target=target, payload=erased_payload(self.payload))
+        if self.channel == "email" and self.status == "pending":
+            return erased.dropped("the client was erased")
+        return erased
+
+
+def erased_payload(payload: dict) -> dict:
+    """A booking event's payload with the client's personal data replaced."""
+    booking = {**payload["booking"], "customer": {"name": ERASED, "email": ERASED,
+                                                  "phone": None}}
+    erased = {**payload, "booking": booking}
+    if erased.get("reason"):
+        erased["reason"] = ""  # free text a partner typed: it may name the client
+    return erased
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A partner's webhook endpoint, owned by an API key (`owner` is its key id).
-    `studios` None means every studio of the city (an admin's endpoint); what is stored
-    is the scope at registration, and `deliveries.live_endpoints` replaces it with the
-    owner key's current scope before anything is planned, sent or listed."""
+    """A partner's webhook endpoint, owned by the partner (`owner` is its id; an admin
+    key's endpoint is owned by the key's id). `studios` None means every studio of the
+    city (an admin's endpoint); what is stored is the scope at registration, and
+    `deliveries.live_endpoints` replaces it with the owner's current scope before
+    anything is planned, sent or listed."""
 
     id: str
     url: str
@@ -172,6 +201,13 @@ def plan_email(event: BookingEvent, kind: str, now: datetime) -> Delivery:
     return _delivery(event, "email", event.recipient, kind, now)
 
 
+def plan_emails(event: BookingEvent, now: datetime) -> list[Delivery]:
+    """The email the event sends its client, if any (EMAIL_KINDS); none to a client
+    who asked to be forgotten."""
+    kind = EMAIL_KINDS.get(event.type)
+    return [] if kind is None or event.erased else [plan_email(event, kind, now)]
+
+
 def plan_webhooks(event: BookingEvent, endpoints: Sequence[Endpoint],
                   now: datetime) -> list[Delivery]:
     return [_delivery(event, "webhook", e.id, event.type, now)
@@ -180,6 +216,8 @@ def plan_webhooks(event: BookingEvent, endpoints: Sequence[Endpoint],
 
 def plan_reminders(event: BookingEvent, offsets_min: Sequence[float],
                    now: datetime) -> list[Delivery]:
+    if event.erased:
+        return []
     due = reminder_times(event.start, offsets_min, event.no_food_before_min, now)
     return [_delivery(event, "email", event.recipient, r.kind, r.due) for r in due]
 

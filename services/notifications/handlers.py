@@ -12,27 +12,26 @@ from services.notifications.bootstrap import Context
 from services.notifications.commands import RegisterWebhook
 from services.notifications.deliveries import live_endpoints, scope_of
 from services.notifications.domain import (
-    EMAIL_KINDS,
     BookingEvent,
     Delivery,
     Endpoint,
-    plan_email,
+    plan_emails,
     plan_webhooks,
 )
-from services.notifications.schemas import BookingEventPayloadSchema
+from services.notifications.schemas import BookingEventPayloadSchema, ClientErasedPayloadSchema
 from services.notifications.webhooks import new_endpoint_id, new_secret, url_refusal
 
 # events
 
 
 def on_created(ctx: Context, envelope: Envelope) -> None:
-    event = read_event(envelope)
+    event = read(ctx, envelope)
     notify(ctx, event)
     reminders.schedule(ctx, event)
 
 
 def on_rescheduled(ctx: Context, envelope: Envelope) -> None:
-    event = read_event(envelope)
+    event = read(ctx, envelope)
     notify(ctx, event)
     reminders.move(ctx, event)
 
@@ -40,16 +39,27 @@ def on_rescheduled(ctx: Context, envelope: Envelope) -> None:
 def on_ended(ctx: Context, envelope: Envelope) -> None:
     """Cancelled, completed or no-show: the reminders go, the partner hears of it, and
     the customer gets an email only for a cancellation (EMAIL_KINDS)."""
-    event = read_event(envelope)
+    event = read(ctx, envelope)
     reminders.drop(ctx, event)
     notify(ctx, event)
 
 
+def on_client_erased(ctx: Context, envelope: Envelope) -> None:
+    """The client asked to be forgotten: every delivery about their bookings loses
+    their name, email and phone (emails not yet sent, reminders included, never go),
+    and events of those bookings still to come are read as erased."""
+    for booking_id in ERASURE.load(envelope.payload)["bookings"]:
+        ctx.store.mark_erased(booking_id)
+        for delivery in ctx.store.for_booking(booking_id):
+            ctx.store.save(delivery.erased())
+
+
 EVENT_HANDLERS = {"booking.created": on_created, "booking.rescheduled": on_rescheduled,
                   "booking.cancelled": on_ended, "booking.completed": on_ended,
-                  "booking.no_show": on_ended}
+                  "booking.no_show": on_ended, "client.erased": on_client_erased}
 
 PAYLOAD = BookingEventPayloadSchema()  # built once: a schema is costly to build, not to use
+ERASURE = ClientErasedPayloadSchema()
 
 
 def read_event(envelope: Envelope) -> BookingEvent:
@@ -61,6 +71,13 @@ def read_event(envelope: Envelope) -> BookingEvent:
                         envelope.correlation_id)
 
 
+def read(ctx: Context, envelope: Envelope) -> BookingEvent:
+    """The event, without its client's personal data if they have been erased since
+    it was sent (an event that waited in a queue, or came again)."""
+    event = read_event(envelope)
+    return event.without_client() if ctx.store.is_erased(event.booking_id) else event
+
+
 def notify(ctx: Context, event: BookingEvent) -> None:
     """Plan the event's webhooks and email; send the webhooks at once. The email is
     due now and goes out with the worker's periodic sends, which wait while events
@@ -69,8 +86,7 @@ def notify(ctx: Context, event: BookingEvent) -> None:
     redelivery) finds them planned and sends nothing already sent."""
     now = ctx.now()
     webhooks = plan_webhooks(event, live_endpoints(ctx, ctx.store.endpoints()), now)
-    email = [plan_email(event, kind, now)] if (kind := EMAIL_KINDS.get(event.type)) else []
-    ctx.store.create(*webhooks, *email)
+    ctx.store.create(*webhooks, *plan_emails(event, now))
     deliveries.send_now(ctx, [d.id for d in webhooks])
 
 
@@ -78,25 +94,26 @@ def notify(ctx: Context, event: BookingEvent) -> None:
 
 
 def register_webhook(ctx: Context, principal: Principal, command: RegisterWebhook) -> Endpoint:
-    """A new endpoint owned by `principal`'s API key, for the studios that key sees."""
+    """A new endpoint owned by `principal`'s partner (rotating its keys loses nothing),
+    for the studios the partner sees."""
     if reason := url_refusal(command.url, ctx.settings.webhook_allow_private):
         raise Invalid.field("url", reason, "this URL may not receive webhooks")
     endpoint = Endpoint(
         id=new_endpoint_id(), url=command.url, events=command.events,
-        owner=principal.key_id, secret=new_secret(), created_at=ctx.now().isoformat(),
+        owner=principal.owner, secret=new_secret(), created_at=ctx.now().isoformat(),
         studios=scope_of(principal))
     ctx.store.add_endpoint(endpoint)
     return endpoint
 
 
 def own_webhooks(ctx: Context, principal: Principal) -> list[Endpoint]:
-    mine = [e for e in ctx.store.endpoints() if e.owner == principal.key_id]
+    mine = [e for e in ctx.store.endpoints() if e.owner == principal.owner]
     return live_endpoints(ctx, mine)
 
 
 def delete_webhook(ctx: Context, principal: Principal, endpoint_id: str) -> None:
     endpoint = ctx.store.endpoint(endpoint_id)
-    if endpoint is None or endpoint.owner != principal.key_id:
+    if endpoint is None or endpoint.owner != principal.owner:
         raise NotFound("no such webhook")
     ctx.store.remove_endpoint(endpoint_id)
 
@@ -123,3 +140,8 @@ def redeliver(ctx: Context, principal: Principal, delivery_id: str) -> Delivery:
     delivery = one_delivery(ctx, principal, delivery_id).redelivered(ctx.now())
     ctx.store.save(delivery)
     return delivery
+
+
+def sent_about(ctx: Context, bookings: list[str]) -> list[Delivery]:
+    """Every delivery about these bookings (a client's export asks, over RPC)."""
+    return [d for booking_id in bookings for d in ctx.store.for_booking(booking_id)]

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, validate
 
 from services.notifications.commands import RegisterWebhook
-from services.notifications.domain import BOOKING_EVENTS, CHANNELS, STATUSES
+from services.notifications.domain import BOOKING_EVENTS, CHANNELS, ERASED, STATUSES
 
 # HTTP
 
@@ -90,9 +90,15 @@ class MoneySchema(_Open):
     currency = fields.String(required=True)
 
 
+def _email_or_erased(value: str) -> None:
+    if value != ERASED:
+        validate.Email()(value)
+
+
 class CustomerSchema(_Open):
     name = fields.String(required=True)
-    email = fields.Email(required=True)
+    email = fields.String(required=True, validate=_email_or_erased, metadata={
+        "description": "an address, or \"erased\" once the client asked to be forgotten"})
 
 
 class BookingSchema(_Open):
@@ -135,3 +141,28 @@ class BookingEventPayloadSchema(_Open):
     context = fields.Nested(ContextSchema, required=True)
     previous = fields.Dict(allow_none=True)
     reason = fields.String(allow_none=True)
+
+
+class ClientErasedPayloadSchema(_Open):
+    client = fields.String(required=True)
+    bookings = fields.List(fields.String(), required=True)
+
+
+# RPC
+
+
+class SentAboutParams(Schema):
+    bookings = fields.List(fields.String(validate=validate.Length(1, 64)), required=True,
+                           validate=validate.Length(max=10_000))
+
+
+class SentNotificationSchema(NotificationSchema):
+    """A delivery as a client's export shows it: to whom, and what about."""
+
+    recipient = fields.Function(lambda d: d.target if d.channel == "email" else None,
+                                allow_none=True)
+    event_type = fields.String()
+
+
+class SentAboutSchema(Schema):
+    items = fields.List(fields.Nested(SentNotificationSchema))

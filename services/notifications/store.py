@@ -3,7 +3,8 @@
 delivery:<id>                  one Delivery as JSON (created once: SET NX)
 delivery:<id>:in-flight        set when a send begins, cleared with its outcome
 booking:<id>:deliveries        zset of a booking's delivery ids, by creation time (the log)
-booking:<id>:state             hash {sequence, closed}: the newest booking change seen
+booking:<id>:state             hash {sequence, closed, erased}: the newest booking change
+                               seen; whether its client was erased
 due                            zset of pending delivery ids by when to (re)try them: the
                                reminder schedule, the retry schedule and the lease in one
 webhook:<id>, webhooks         endpoints as JSON, and the set of their ids
@@ -12,6 +13,7 @@ webhook:<id>, webhooks         endpoints as JSON, and the set of their ids
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import redis
 
@@ -141,6 +143,14 @@ class NotificationStore:
     def close_booking(self, booking_id: str) -> None:
         self.redis.hset(self.k("booking", booking_id, "state"), "closed", "1")
 
+    def mark_erased(self, booking_id: str) -> None:
+        """Its client asked to be forgotten: later events of it are read as erased."""
+        self.redis.hset(self.k("booking", booking_id, "state"),
+                        mapping={"closed": "1", "erased": "1"})
+
+    def is_erased(self, booking_id: str) -> bool:
+        return bool(self.redis.hexists(self.k("booking", booking_id, "state"), "erased"))
+
     # webhook endpoints
 
     def add_endpoint(self, endpoint: Endpoint) -> None:
@@ -157,6 +167,9 @@ class NotificationStore:
         ids = sorted(self.redis.smembers(self.k("webhooks")))
         raws = self.redis.mget([self.k("webhook", i) for i in ids]) if ids else []
         return [_endpoint(json.loads(raw)) for raw in raws if raw]
+
+    def change_owner(self, endpoint: Endpoint, owner: str) -> None:
+        self.redis.set(self.k("webhook", endpoint.id), _dump(replace(endpoint, owner=owner)))
 
     def remove_endpoint(self, endpoint_id: str) -> None:
         pipe = self.redis.pipeline()

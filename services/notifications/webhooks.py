@@ -85,7 +85,7 @@ def post_webhook(session: requests.Session, endpoint: Endpoint | None, delivery:
                  timeout_s: float) -> None:
     """One attempt; a 2xx answer is delivered, anything else raises DeliveryError."""
     if endpoint is None:
-        raise DeliveryError("the endpoint was deleted, or its API key revoked")
+        raise DeliveryError("the endpoint was deleted, or its owner revoked")
     if not endpoint.wants(delivery.event_type, delivery.studio):
         raise DeliveryError("the endpoint's API key no longer sees this studio")
     payload = json.dumps(body(delivery), separators=(",", ":"))

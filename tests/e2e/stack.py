@@ -92,6 +92,13 @@ class Stack:
     def redis(self):
         return connect(self.redis_url)
 
+    def spa(self, *args: str) -> str:
+        """Run the `spa` command against the stack, as an operator would; its stdout."""
+        result = subprocess.run([sys.executable, "-m", "services.cli", *args], env=self.env,
+                                cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
     def start_process(self, name: str) -> subprocess.Popen:
         """Start one of the stack's processes (same command and env as `spa dev`)."""
         settings = load_settings_from(self.env)
@@ -148,7 +155,8 @@ def wait_until_up(launcher, data_dir: Path, env: dict, smtp) -> Stack:
         return info if ready else None
 
     info = wait_for(up, timeout_s=60, interval_s=0.2, what="the stack to be ready")
-    env = {**env, "SPA_REDIS_URL": info["redis_url"]}
+    env = {**env, "SPA_REDIS_URL": info["redis_url"],
+           "SPA_DATA_KEY": (data_dir / "data.key").read_text().strip()}
     return Stack(info["base_url"], info["admin_key"], info["partner_key"], info["studios"],
                  info["redis_url"], env, data_dir, smtp, launcher)
 

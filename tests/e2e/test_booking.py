@@ -23,8 +23,10 @@ from services.availability.store import Store
 from services.booking.store import BookingStore
 from services.cli import SERVICES
 from services.common.auth import KeyStore
+from services.common.clock import Clock
 from services.common.devstack import ROOT, process_commands
 from services.common.redis import free_port
+from services.common.vault import Vault
 from tests.e2e.partner import CUSTOMER, INTAKE, book, bookings_on, direct, offered, slots
 from tests.e2e.stack import load_settings_from, london_instant
 from tests.helpers import wait_for
@@ -181,7 +183,7 @@ def test_a_booking_process_killed_mid_burst_leaves_bookings_and_ledger_agreeing(
     starts = [slot["start"] for slot in slots(stack, day)][:16]
     bodies = [direct(starts[i % len(starts)]) for i in range(256)]  # 4 rounds: time to kill
 
-    sagas = BookingStore(stack.redis(), "london", saga_timeout_s=0)
+    sagas = BookingStore(stack.redis(), "london", 0, Clock(), Vault(stack.env["SPA_DATA_KEY"]))
     with own_booking_web(stack, SPA_HOLD_TTL_S="2", SPA_RPC_TIMEOUT_S="1") as (url, web):
         def kill_mid_saga(futures):
             """As soon as a booking is between its hold and its confirm, or (on a busy

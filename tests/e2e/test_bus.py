@@ -5,11 +5,8 @@ ends in the dead-letter list an operator reads and replays with `spa`."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from services.common.bus import Envelope, Publisher, broker_connection
-from services.common.devstack import ROOT
 from tests.helpers import wait_for
 from tests.unit.notifications.samples import booking_payload
 
@@ -23,16 +20,8 @@ def publish(stack, *envelopes: Envelope) -> None:
             publisher.publish(envelope)
 
 
-def spa(stack, *args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "services.cli", *args],
-                            env=stack.env, cwd=ROOT, capture_output=True, text=True,
-                            timeout=60)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
 def dead_letters(stack) -> list[dict]:
-    lines = spa(stack, "dead-letters", "list", "notifications", QUEUE).splitlines()
+    lines = stack.spa("dead-letters", "list", "notifications", QUEUE).splitlines()
     return [json.loads(line) for line in lines]
 
 
@@ -69,7 +58,7 @@ def test_a_message_that_keeps_failing_is_dead_lettered_then_replayed(stack):
                     timeout_s=20, what="the dead letter")
     assert dead[0]["attempts"] == 3  # the first try, then one per retry delay (0.2, 0.4 s)
     assert "ValidationError" in dead[0]["error"]
-    assert "replayed" in spa(stack, "dead-letters", "replay", "notifications", QUEUE)
+    assert "replayed" in stack.spa("dead-letters", "replay", "notifications", QUEUE)
     again = wait_for(lambda: [d for d in dead_letters(stack) if d["id"] == broken.id
                               and d["failed_at"] != dead[0]["failed_at"]],
                      timeout_s=20, what="the replayed message to be tried and fail again")

@@ -25,7 +25,8 @@ pid {root}/nginx.pid;
 error_log {root}/error.log;
 events {{}}
 http {{
-  access_log off;
+  include {log_conf};
+  access_log {root}/access.log spa_private;
   client_body_temp_path {root}/body;
   proxy_temp_path {root}/proxy;
   upstream availability  {{ server 127.0.0.1:{availability}; keepalive 4; }}
@@ -40,6 +41,18 @@ http {{
 """
 
 
+class Nginx(str):
+    """The base URL nginx answers on, and where it writes its access log."""
+
+    access_log: Path
+
+    @classmethod
+    def at(cls, base: str, access_log: Path) -> Nginx:
+        running = cls(base)
+        running.access_log = access_log
+        return running
+
+
 @pytest.fixture(scope="module")
 def nginx(stack, tmp_path_factory):
     if not Path(NGINX).exists():
@@ -50,13 +63,13 @@ def nginx(stack, tmp_path_factory):
              for name in ("availability", "booking", "notifications", "gateway")}
     conf = root / "nginx.conf"
     conf.write_text(CONFIG.format(root=root, port=port, spa_conf=ROOT / "deploy/nginx/spa.conf",
-                                  **ports))
+                                  log_conf=ROOT / "deploy/nginx/log.conf", **ports))
     process = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(root)],
                                stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: _answers(base), timeout_s=10, what="nginx to listen")
-        yield base
+        yield Nginx.at(base, root / "access.log")
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -74,6 +87,16 @@ def test_the_partner_api_answers_through_nginx(stack, nginx):
                             headers={"Authorization": f"Bearer {stack.partner_key}"})
     assert response.status_code == 200 and response.json()["items"][0]["id"] == "camden"
     assert requests.get(f"{nginx}/v1/openapi.json", timeout=10).json()["paths"]
+
+
+def test_clients_are_routed_and_their_emails_stay_out_of_the_access_log(stack, nginx):
+    response = requests.get(f"{nginx}/v1/clients", params={"email": "zelda@example.com"},
+                            headers={"Authorization": f"Bearer {stack.partner_key}"},
+                            timeout=10)
+    assert response.status_code == 200 and response.json() == {"items": []}
+    logged = wait_for(lambda: "/v1/clients" in nginx.access_log.read_text()
+                      and nginx.access_log.read_text(), what="the access log line")
+    assert '"GET /v1/clients" 200' in logged and "zelda" not in logged
 
 
 @pytest.mark.parametrize("request_kwargs, status, code", [

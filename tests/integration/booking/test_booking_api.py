@@ -260,7 +260,7 @@ def test_the_openapi_document_describes_every_route_body_and_answer(app):
     assert {"Booking", "BookingRequest", "Customer", "Intake", "Hold", "Problem"} <= set(schemas)
 
 
-def test_customer_data_and_intake_never_reach_the_logs(partner, availability, caplog):
+def test_client_data_and_intake_never_reach_the_logs(partner, availability, caplog):
     caplog.set_level(logging.DEBUG)
     secret = {"name": "Zelda Secretname", "email": "zelda.secret@example.com",
               "phone": "+44 7700 900123"}
@@ -269,7 +269,16 @@ def test_customer_data_and_intake_never_reach_the_logs(partner, availability, ca
     partner.book(direct_booking(customer=secret, intake={**INTAKE, "pregnant": True}))
     partner.book(direct_booking(customer={**secret, "email": "not-an-address"}))
     partner.post(f"/v1/bookings/{booking.get_json()['id']}/cancel", json={"reason": notes})
+    client = booking.get_json()["client"]
+    preference = "secret preference: no talking"
+    partner.client.patch(f"/v1/clients/{client}", headers=partner.headers,
+                         json={"phone": "+44 7700 900999", "preferences": {"notes": preference}})
+    partner.post(f"/v1/clients/{client}/intake", json={**INTAKE, "notes": notes})
+    partner.post(f"/v1/clients/{client}/intake", json={**INTAKE, "pregnant": "maybe"})
+    partner.post("/v1/clients", json={**secret, "phone": "not a phone"})
+    partner.get("/v1/clients", query_string={"email": secret["email"]})
+    partner.delete(f"/v1/clients/{client}?cancel_future=true")
     logged = "\n".join(JsonFormatter().format(record) for record in caplog.records)
     assert "request" in logged  # the access log did run
-    for private in (*secret.values(), notes):
+    for private in (*secret.values(), notes, preference, "900999", "maybe"):
         assert private not in logged

@@ -41,12 +41,12 @@ def emitted(partner, availability, ctx) -> dict:
 
 
 def test_booking_publishes_exactly_the_events_notifications_handles():
-    assert set(booking_queues.PUBLISHES) == set(notifications.BOOKING_EVENTS)
+    assert set(booking_queues.PUBLISHES) == {*notifications.BOOKING_EVENTS, "client.erased"}
     assert set(handlers.EVENT_HANDLERS) == set(booking_queues.PUBLISHES)
 
 
 def test_every_event_booking_emits_is_read_and_rendered_by_notifications(emitted):
-    assert set(emitted) == set(booking_queues.PUBLISHES)
+    assert set(emitted) == set(notifications.BOOKING_EVENTS)
     now = datetime(2027, 3, 1, tzinfo=UTC)
     for event_type, envelope in emitted.items():
         received = envelope_from_body(envelope_to_body(envelope))  # as the bus carries it
@@ -63,7 +63,8 @@ def test_every_event_booking_emits_is_read_and_rendered_by_notifications(emitted
     assert {r.kind for r in reminders} == {"reminder", "last_meal"}
 
 
-def test_no_event_carries_the_intake(emitted):
+def test_no_event_carries_the_intake_only_the_screening_outcome(emitted):
     for envelope in emitted.values():
-        assert "intake" not in str(envelope_to_body(envelope))
-        assert "screening" not in envelope.payload["booking"]
+        body = str(envelope_to_body(envelope))
+        assert "intake" not in body and "pregnant" not in body and "surgery" not in body
+        assert envelope.payload["booking"]["screening"]["outcome"] == "cleared"

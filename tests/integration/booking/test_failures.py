@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.booking import handlers
 from services.booking.app import create_app
 from services.booking.bootstrap import bootstrap
 from services.booking.commands import SlotRequest
 from services.booking.domain import Customer, Screening, begin_reschedule, new_booking
+from services.booking.handlers import jobs as handlers
 from services.booking.store import Change
 from services.common import bus
 from services.common.redis import EmbeddedRedis, free_port
@@ -33,7 +33,8 @@ def impatient(settings):
 
 def app_for(settings):
     return create_app({"redis_url": settings.redis_url, "broker_url": settings.broker_url,
-                       "rpc_timeout_s": settings.rpc_timeout_s}, ManualClock.flowing_from(NOW))
+                       "rpc_timeout_s": settings.rpc_timeout_s, "data_key": settings.data_key},
+                      ManualClock.flowing_from(NOW))
 
 
 class TestAvailabilitySilent:

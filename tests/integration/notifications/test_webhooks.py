@@ -9,7 +9,7 @@ from ssrfguard import SSRFGuardError
 from standardwebhooks import Webhook
 
 from services.common import bus
-from services.common.auth import KeyStore
+from services.common.auth import KeyStore, hash_key
 from services.common.service import Infra
 from services.notifications import deliveries, handlers
 from services.notifications.bootstrap import bootstrap
@@ -152,12 +152,17 @@ def test_endpoints_belong_to_the_key_not_to_its_name(api, redis_client, settings
     assert api.call("DELETE", f"/v1/webhooks/{mine['id']}", as_="namesake").status_code == 404
 
 
-def test_a_revoked_keys_endpoint_receives_nothing_more(ctx, worker, api, redis_client,
-                                                      settings):
+def revoke_partner_of(api_key: str, redis_client, settings) -> None:
+    keys = KeyStore(redis_client, settings.city)
+    assert keys.revoke_partner(keys.partner_of_keys()[hash_key(api_key)])
+
+
+def test_a_revoked_partners_endpoint_receives_nothing_more(ctx, worker, api, redis_client,
+                                                           settings):
     with receiving() as revoked, receiving() as admins:
         api.add_webhook(revoked.url, as_="partner")
         api.add_webhook(admins.url, as_="admin")
-        assert KeyStore(redis_client, settings.city).revoke(api.keys["partner"])
+        revoke_partner_of(api.keys["partner"], redis_client, settings)
         payload = booking_payload(studio="camden")
         publish(ctx, envelope("booking.created", payload))
         received(admins)
@@ -172,16 +177,35 @@ def admins_endpoint(api) -> str:
     return endpoint["id"]
 
 
-def test_retries_stop_once_the_endpoints_key_is_revoked(ctx, clock, api, redis_client,
-                                                        settings):
+def test_an_endpoint_outlives_the_key_that_registered_it(ctx, worker, api, redis_client,
+                                                         settings):
+    """Rotating a partner's key: add a key, revoke the old one; the endpoint is the
+    partner's, so deliveries go on and the new key lists and deletes it."""
+    keys = KeyStore(redis_client, settings.city)
+    with receiving() as partner:
+        endpoint = api.add_webhook(partner.url, as_="partner")
+        new_key = keys.add_key(keys.partner_of_keys()[hash_key(api.keys["partner"])])
+        assert keys.revoke(api.keys["partner"])
+        payload = booking_payload(studio="camden")
+        publish(ctx, envelope("booking.created", payload))
+        received(partner)
+        api.keys["partner"] = new_key
+        assert [e["id"] for e in api.call("GET", "/v1/webhooks", as_="partner").json["items"]] == \
+            [endpoint["id"]]
+        assert api.call("DELETE", f"/v1/webhooks/{endpoint['id']}",
+                        as_="partner").status_code == 204
+
+
+def test_retries_stop_once_the_endpoints_partner_is_revoked(ctx, clock, api, redis_client,
+                                                            settings):
     with receiving(fail_first=1) as flaky:
         api.add_webhook(flaky.url, as_="partner")
         payload = booking_payload(studio="camden")
         handlers.on_created(ctx, envelope("booking.created", payload))  # fails: a retry due
-        assert KeyStore(redis_client, settings.city).revoke(api.keys["partner"])
+        revoke_partner_of(api.keys["partner"], redis_client, settings)
         clock.advance(seconds=60)
         deliveries.send_due(ctx)
         [entry] = [e for e in api.log(payload["booking"]["id"]) if e["channel"] == "webhook"]
         assert len(flaky.received) == 1
     assert entry["attempts"] == 2
-    assert entry["last_error"] == "the endpoint was deleted, or its API key revoked"
+    assert entry["last_error"] == "the endpoint was deleted, or its owner revoked"

@@ -237,3 +237,13 @@ class TestIdempotency:
         for booking_id in (None, "b1"):
             record = {"fingerprint": "f", "booking": booking_id}
             assert domain.replay_decision(record, "g") is Replay.CONFLICT
+
+
+def test_erasure_keeps_a_bookings_facts_and_drops_the_person():
+    made = replace(booking(), cancel_reason="Ada called, feeling unwell")
+    erased = domain.erase_customer(made)
+    assert erased.customer == Customer("erased", "erased", None)
+    assert erased.screening.declared is None and erased.screening.outcome == "cleared"
+    assert erased.cancel_reason == ""
+    assert (erased.start, erased.price, erased.policy, erased.status) == (
+        made.start, made.price, made.policy, made.status)

@@ -1,12 +1,15 @@
 """The deployment files point at code that exists and keep Redis durable."""
 
 import importlib.util
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+
+from services.common.vault import new_key
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -38,8 +41,20 @@ def test_docker_compose_accepts_the_file_where_it_is_installed():
     binary = shutil.which("docker-compose")
     if binary is None:
         pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
-    result = subprocess.run([binary, "config", "-q"], cwd=ROOT, capture_output=True, text=True)
+    env = {**os.environ, "SPA_DATA_KEY": new_key()}
+    result = subprocess.run([binary, "config", "-q"], cwd=ROOT, capture_output=True, text=True,
+                            env=env)
     assert result.returncode == 0, result.stderr
+
+
+def test_docker_compose_refuses_to_start_a_city_without_a_data_key():
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
+    env = {k: v for k, v in os.environ.items() if k != "SPA_DATA_KEY"}
+    result = subprocess.run([binary, "config", "-q"], cwd=ROOT, capture_output=True, text=True,
+                            env=env)
+    assert result.returncode != 0 and "SPA_DATA_KEY" in result.stderr
 
 
 def test_every_file_compose_mounts_exists():

@@ -7,6 +7,7 @@ import pytest
 from services.notifications.domain import (
     Endpoint,
     plan_email,
+    plan_emails,
     plan_reminders,
     plan_webhooks,
     reminder_times,
@@ -99,3 +100,28 @@ def test_a_failed_attempt_is_retried_later_then_given_up():
     given_up = retried.failed("HTTP 500", START, None)
     assert (given_up.status, given_up.attempts, given_up.last_error) == ("failed", 2,
                                                                          "HTTP 500")
+
+
+def test_an_erased_delivery_keeps_its_facts_and_loses_the_person():
+    sent = plan_email(event("booking.created", booking_payload(email="x@example.com")),
+                      "confirmation", datetime(2027, 3, 1, tzinfo=UTC)).sent(
+        datetime(2027, 3, 1, tzinfo=UTC))
+    erased = sent.erased()
+    assert (erased.status, erased.sent_at, erased.kind) == ("sent", sent.sent_at, sent.kind)
+    assert erased.target == "erased" and "x@example.com" not in str(erased)
+    assert erased.payload["booking"]["customer"] == {"name": "erased", "email": "erased",
+                                                     "phone": None}
+
+
+def test_an_email_not_yet_sent_to_an_erased_client_never_goes():
+    pending = plan_email(event("booking.created", booking_payload()), "reminder",
+                         datetime(2027, 3, 1, tzinfo=UTC))
+    dropped = pending.erased()
+    assert (dropped.status, dropped.last_error) == ("failed", "dropped: the client was erased")
+
+
+def test_an_erased_clients_event_plans_no_email_and_no_reminder():
+    erased = event("booking.created", booking_payload()).without_client()
+    assert erased.erased
+    assert plan_emails(erased, datetime(2027, 3, 1, tzinfo=UTC)) == []
+    assert plan_reminders(erased, [24 * 60], datetime(2027, 3, 1, tzinfo=UTC)) == []

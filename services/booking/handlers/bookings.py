@@ -1,6 +1,5 @@
-"""Booking's use cases, one plain function each: the partner's commands and queries
-(api.py parses, calls one, renders), and the worker's jobs (queues.py). Each checks
-what the caller may see here, once; the steps that span services are in saga.py."""
+"""Holds and bookings: what partners ask of them, each checking once what the caller
+may see; the steps that span services are in saga.py."""
 
 from __future__ import annotations
 
@@ -14,8 +13,9 @@ from services.booking.commands import (
     Reschedule,
     SlotRequest,
 )
-from services.booking.domain import Booking, Hold, Replay
+from services.booking.domain import Booking, Hold, Preferences, Replay
 from services.booking.domain import replay_decision as decide
+from services.booking.handlers import clients
 from services.booking.store import Claim
 from services.common.auth import Principal
 from services.common.errors import (
@@ -24,7 +24,6 @@ from services.common.errors import (
     IdempotencyConflict,
     IdempotencyInProgress,
     NotFound,
-    SpaError,
 )
 
 SCAN_BATCHES = 10  # index pages one listing request reads at most while filtering
@@ -34,7 +33,9 @@ SCAN_BATCHES = 10  # index pages one listing request reads at most while filteri
 
 def create_hold(ctx: Context, principal: Principal, wanted: SlotRequest) -> Hold:
     principal.require_studio(wanted.studio, "studio")
-    hold = saga.hold_slot(ctx, wanted)
+    preferences = (clients.visible_client(ctx, principal, wanted.client).preferences
+                   if wanted.client else Preferences())
+    hold = saga.hold_preferring(ctx, wanted, preferences)
     ctx.store.save_hold(hold)
     return hold
 
@@ -66,10 +67,16 @@ def create_booking(ctx: Context, principal: Principal, request: BookingRequest,
         taken = _usable_hold(ctx, principal, request.hold) if request.hold else None
         if not taken:
             principal.require_studio(request.slot.studio, "studio")
-        return saga.book(ctx, request, taken, claim)
+        client, on_record = clients.client_for(ctx, principal, request)
+        booked = saga.book(ctx, request, client, principal.owner, taken, claim)
     except BaseException:
         ctx.store.unclaim(claim)  # nothing was booked: the same key may try again
         raise
+    if not on_record:
+        booked = clients.record_new_client(ctx, booked, client)
+    if request.intake:  # the answers given now are the client's latest on record
+        ctx.clients.record_intake(booked.client, request.intake, ctx.clock.now())
+    return booked
 
 
 def _usable_hold(ctx: Context, principal: Principal, hold_id: str) -> Hold:
@@ -139,35 +146,3 @@ def _only_studio(principal: Principal) -> str | None:
     if not principal.is_admin and len(principal.studios) == 1:
         return next(iter(principal.studios))
     return None
-
-
-# worker jobs (queues.py runs them periodically)
-
-def relay_outbox(ctx: Context) -> None:
-    """Publish committed events, oldest first. When the broker is down, publish raises
-    and the events wait for the next run; a duplicate after a crash between publish
-    and mark_sent is harmless (consumers dedupe by envelope id)."""
-    for envelope in ctx.store.due_events():
-        ctx.infra.publisher.publish(envelope)
-        ctx.store.mark_sent(envelope.id)
-
-
-def undo_stale_sagas(ctx: Context) -> None:
-    """Sagas past their deadline belong to a request that died: roll them back."""
-    for booking_id in ctx.store.stale_sagas():
-        booking = ctx.store.get(booking_id)
-        if booking:
-            saga.undo(ctx, booking)
-
-
-WORKER_RPC_TIMEOUT_S = 1.0  # the worker's jobs share a thread: none may hold it long
-
-
-def retry_releases(ctx: Context) -> None:
-    for hold_id in ctx.store.due_releases():
-        try:
-            ctx.availability.release(hold_id, WORKER_RPC_TIMEOUT_S)
-        except SpaError:
-            ctx.store.queue_release(hold_id, delay_s=saga.RELEASE_RETRY_S)
-            return  # availability is not answering: try the rest later
-        ctx.store.released(hold_id)
