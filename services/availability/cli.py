@@ -11,7 +11,7 @@ from services.availability.bootstrap import bootstrap
 from services.availability.catalog_loader import load_city_file, load_file
 from services.availability.catalog_rules import CatalogError
 from services.availability.handlers import catalog_admin
-from services.common.config import load_settings
+from services.common.devstack import operator_settings
 from services.common.errors import SpaError
 from services.common.service import Infra
 
@@ -37,7 +37,7 @@ def check_file(path: Path) -> None:
 def load(path: Path) -> None:
     """Replace the stored catalog with PATH, all or nothing; refused when the new
     catalog would strand a confirmed booking or a live hold."""
-    infra = Infra.from_settings(load_settings())
+    infra = Infra.from_settings(operator_settings())
     loaded = _or_fail(lambda: load_city_file(path, infra.settings.city))
     _or_fail(lambda: catalog_admin.replace_catalog(bootstrap(infra), loaded))
     click.echo(f"{path.name}: loaded into {infra.settings.city}")

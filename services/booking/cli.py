@@ -7,7 +7,7 @@ from __future__ import annotations
 import click
 
 from services.booking.bootstrap import bootstrap
-from services.common.config import load_settings
+from services.common.devstack import operator_settings
 from services.common.service import Infra
 from services.common.vault import VaultError, new_key
 
@@ -30,7 +30,7 @@ def rotate_key() -> None:
     To rotate: put the new key first, keeping the old one after a comma
     (SPA_DATA_KEY=new,old), restart the services, run this, then drop the old key."""
     try:
-        ctx = bootstrap(Infra.from_settings(load_settings()))
+        ctx = bootstrap(Infra.from_settings(operator_settings()))
         bookings, clients = ctx.store.reseal_all(), ctx.clients.reseal_all()
     except VaultError as error:
         raise click.ClickException(str(error)) from None

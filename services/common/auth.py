@@ -23,7 +23,7 @@ import hashlib
 import ipaddress
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import redis
 from flask import Flask, g, request
@@ -172,7 +172,7 @@ class KeyStore:
         partner = Partner(f"pt_{secrets.token_urlsafe(9)}", name, tuple(sorted(studios)))
         record = {"name": partner.name, "studios": list(partner.studios)}
         self.store.hset(self.partners, partner.id, json.dumps(record))
-        return partner, self.add_key(partner.id)
+        return replace(partner, keys=1), self.add_key(partner.id)
 
     def add_key(self, partner_id: str) -> str:
         partner = self.partner(partner_id)

@@ -14,7 +14,13 @@ import click
 from services.common import bus
 from services.common.auth import KeyStore
 from services.common.config import load_settings
-from services.common.devstack import Composition, default_city_file, prepare, run_dev
+from services.common.devstack import (
+    Composition,
+    default_city_file,
+    operator_settings,
+    prepare,
+    run_dev,
+)
 from services.common.redis import key
 from services.common.service import Infra
 
@@ -33,7 +39,7 @@ def init(composition: Composition, city_file: Path | None) -> None:
     """Declare every queue, bring data stored by an older version up to date, and load
     the city catalog if the store has none (docker-compose runs this once before the
     workers; running it again is harmless)."""
-    settings = load_settings()
+    settings = operator_settings()
     studios = prepare(Infra.from_settings(settings), composition,
                       city_file or default_city_file(settings))
     click.echo(f"{settings.city}: queues declared; studios {', '.join(studios)}")
@@ -99,7 +105,7 @@ def partners() -> None:
 def create_partner(composition: Composition, name: str, studios: tuple[str, ...],
                    as_json: bool) -> None:
     """A new partner and its first API key (shown this once)."""
-    infra = Infra.from_settings(load_settings())
+    infra = Infra.from_settings(operator_settings())
     keys = KeyStore(infra.redis, infra.settings.city)
     unknown = sorted(set(studios) - set(composition.studios(infra)))
     if unknown:
@@ -162,7 +168,7 @@ def _partner_json(partner) -> dict:
 
 
 def _key_store() -> KeyStore:
-    infra = Infra.from_settings(load_settings())
+    infra = Infra.from_settings(operator_settings())
     return KeyStore(infra.redis, infra.settings.city)
 
 
@@ -175,7 +181,7 @@ def _dead(composition: Composition, service: str) -> tuple[Infra, bus.DeadLetter
     if service not in composition.services:
         raise click.BadParameter(f"one of {', '.join(composition.services)}",
                                  param_hint="SERVICE")
-    infra = Infra.from_settings(load_settings())
+    infra = Infra.from_settings(operator_settings())
     return infra, bus.DeadLetters(infra.redis, key(infra.settings.city, service))
 
 

@@ -18,7 +18,7 @@ from kombu import Queue
 
 from services.common import bus
 from services.common.auth import KeyStore
-from services.common.config import Settings
+from services.common.config import Settings, load_settings
 from services.common.redis import EmbeddedRedis
 from services.common.service import Infra
 from services.common.vault import new_key
@@ -36,6 +36,21 @@ class Composition:
     studios: Callable[[Infra], list[str]]  # the studio ids of the stored catalog
     # Each brings a service's stored data up to date (idempotent) and says what it did.
     upgrades: Sequence[Callable[[Infra], str]] = ()
+
+
+def operator_settings() -> Settings:
+    """Settings for an operator's command (`spa init`, `spa partners ...`): the SPA_*
+    variables; where they name no Redis or data key, those of the stack `make run`
+    keeps in this data dir (.spa/dev.json, .spa/data.key), so that a command typed in
+    a second terminal reaches the stack running in the first."""
+    settings = load_settings()
+    dev_json = settings.data_dir / "dev.json"
+    if "SPA_REDIS_URL" not in os.environ and dev_json.exists():
+        settings = replace(settings, redis_url=json.loads(dev_json.read_text())["redis_url"])
+    key_file = settings.data_dir / "data.key"
+    if not settings.data_key and key_file.exists():
+        settings = replace(settings, data_key=key_file.read_text().strip())
+    return settings
 
 
 def default_city_file(settings: Settings) -> Path:

@@ -26,7 +26,7 @@ def zen(stack) -> dict:
     """A partner of camden, made as an operator makes one."""
     made = json.loads(stack.spa("partners", "create", "Zen Spa", "--studio", "camden",
                                 "--json"))
-    assert made["id"].startswith("pt_") and made["studios"] == ["camden"]
+    assert made["id"].startswith("pt_") and made["studios"] == ["camden"] and made["keys"] == 1
     assert made["api_key"].startswith("spa_partner_")
     return made
 

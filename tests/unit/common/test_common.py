@@ -1,5 +1,6 @@
 """Pure pieces of services/common: settings, error flattening, scopes, envelopes."""
 
+import json
 import time
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from marshmallow import ValidationError
 from services.common.auth import Principal
 from services.common.bus import Envelope, Periodic, envelope_from_body, envelope_to_body
 from services.common.config import Settings, load_settings
+from services.common.devstack import operator_settings
 from services.common.http import field_errors
 
 
@@ -87,3 +89,18 @@ class TestPeriodicJobs:
         job, runs = self.job(yields_to_messages=True, max_wait_s=0.1)
         job.maybe_run(busy=True)
         assert runs == [1]
+
+
+def test_operator_commands_reach_the_stack_make_run_keeps_in_the_data_dir(tmp_path,
+                                                                         monkeypatch):
+    (tmp_path / "dev.json").write_text(json.dumps({"redis_url": "redis://127.0.0.1:4321/0"}))
+    (tmp_path / "data.key").write_text("a-key\n")
+    for name in ("SPA_REDIS_URL", "SPA_DATA_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SPA_DATA_DIR", str(tmp_path))
+    settings = operator_settings()
+    assert (settings.redis_url, settings.data_key) == ("redis://127.0.0.1:4321/0", "a-key")
+    monkeypatch.setenv("SPA_REDIS_URL", "redis://elsewhere:6379/0")
+    monkeypatch.setenv("SPA_DATA_KEY", "another-key")
+    settings = operator_settings()
+    assert (settings.redis_url, settings.data_key) == ("redis://elsewhere:6379/0", "another-key")
