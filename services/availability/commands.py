@@ -41,6 +41,27 @@ class HoldSlot:
 
 
 @dataclass(frozen=True)
+class HoldFirst:
+    """Hold the earliest free start within `windows` ([from, to) instants, the whole
+    appointment inside one), except those in `skip`: a waitlist offer."""
+
+    studio: str
+    treatment: str
+    duration: int
+    windows: tuple[tuple[datetime, datetime], ...]
+    therapist: str | None = None
+    hold_id: str | None = None
+    ttl_s: int | None = None
+    addons: tuple[str, ...] = ()
+    therapist_gender: str | None = None
+    skip: tuple[datetime, ...] = ()
+
+    def at(self, start: datetime) -> HoldSlot:
+        return HoldSlot(self.studio, self.treatment, self.duration, start, self.therapist,
+                        self.hold_id, self.ttl_s, self.addons, self.therapist_gender)
+
+
+@dataclass(frozen=True)
 class Confirm:
     hold_id: str
     booking_id: str

@@ -1,12 +1,16 @@
 """What availability consumes and publishes, and the guarantee of each.
 
-serves    RPC `availability.rpc` (describe, hold, confirm, release; `ping` for checks):
-          a request is acked after its reply is sent; requests past the caller's
-          deadline are dropped. hold is idempotent for a caller-chosen hold_id,
-          confirm for the same booking, release always.
-publishes slot.held, slot.released: best effort, at most once (the ledger is the truth;
-          see handlers/reservations.publish). The worker sweeps expired holds every
-          SWEEP_S seconds and announces each as slot.released with reason "expired".
+serves    RPC `availability.rpc` (describe, hold, hold_first, confirm, release; `ping`
+          for checks): a request is acked after its reply is sent; requests past the
+          caller's deadline are dropped. hold and hold_first are idempotent for a
+          caller-chosen hold_id, confirm for the same booking, release always.
+publishes slot.released (time a release or an expiry freed) and slot.opened (a catalog
+          change that may have opened time): AT-LEAST-ONCE, from each studio's freed
+          set, which the release script and the catalog change write atomically with
+          the change itself (relay_freed, every RELAY_S); the waitlist depends on them.
+          slot.held: best effort, at most once (handlers/reservations.publish).
+periodic  sweep_expired every SWEEP_S: expired holds off the ledger (news: "expired");
+          relay_freed every RELAY_S.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from services.availability.schemas import (
     DescribeParams,
     DescriptionView,
     HeldView,
+    HoldFirstParams,
     HoldParams,
     ReleaseParams,
 )
@@ -29,8 +34,9 @@ from services.common.service import run_worker
 
 SERVICE = "availability"
 QUEUES = [rpc_queue(SERVICE)]
-PUBLISHES = ("slot.held", "slot.released")
-SWEEP_S = 30.0
+PUBLISHES = ("slot.held", "slot.released", "slot.opened")
+SWEEP_S = 1.0  # an expired hold's time is offered to the waitlist within seconds
+RELAY_S = 0.2
 
 
 def methods(ctx: Context) -> dict[str, Method]:
@@ -42,12 +48,18 @@ def methods(ctx: Context) -> dict[str, Method]:
         "describe": rpc_method(bound(reservations.describe), DescribeParams(),
                                DescriptionView()),
         "hold": rpc_method(bound(reservations.hold), HoldParams(), HeldView()),
+        "hold_first": rpc_method(bound(reservations.hold_first), HoldFirstParams(),
+                                 HeldView()),
         "confirm": rpc_method(bound(reservations.confirm), ConfirmParams()),
         "release": rpc_method(bound(reservations.release), ReleaseParams()),
     }
 
 
 def run(ctx: Context) -> None:
-    sweeper = Periodic(SWEEP_S, partial(reservations.sweep_expired, ctx))
     run_worker(ctx.infra, [], rpc_servers=[RpcServer(SERVICE, methods(ctx))],
-               periodic=[sweeper])
+               periodic=periodic(ctx))
+
+
+def periodic(ctx: Context) -> list[Periodic]:
+    return [Periodic(SWEEP_S, partial(reservations.sweep_expired, ctx)),
+            Periodic(RELAY_S, partial(reservations.relay_freed, ctx))]

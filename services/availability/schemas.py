@@ -12,7 +12,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from services.availability.commands import Confirm, Describe, HoldSlot, Release, SearchSlots
+from services.availability.commands import (
+    Confirm,
+    Describe,
+    HoldFirst,
+    HoldSlot,
+    Release,
+    SearchSlots,
+)
 from services.availability.domain import (
     CONTRAINDICATIONS,
     GENDERS,
@@ -515,6 +522,8 @@ class DescriptionView(Schema):
     studio = fields.Nested(DescribedStudioView)
     treatment = fields.Nested(DescribedTreatmentView)
     alternatives = fields.List(fields.Nested(NamedView))
+    booking_window = fields.Nested(BookingWindowSchema, metadata={
+        "description": "the window in force for this treatment at this studio"})
 
 
 class PricedAddOnView(Schema):
@@ -619,6 +628,33 @@ class HoldParams(Schema):
     @post_load
     def make(self, data, **kwargs) -> HoldSlot:
         return HoldSlot(**{**data, "addons": tuple(data["addons"])})
+
+
+class WindowParams(Schema):
+    start = instant(required=True, data_key="from")
+    end = instant(required=True, data_key="to")
+
+
+class HoldFirstParams(Schema):
+    studio = fields.String(required=True)
+    treatment = fields.String(required=True)
+    duration = fields.Integer(required=True)
+    windows = fields.List(fields.Nested(WindowParams), required=True,
+                          validate=validate.Length(1, 10))
+    therapist = fields.String(load_default=None, allow_none=True)
+    hold_id = fields.String(load_default=None, allow_none=True, validate=TOKEN)
+    ttl_s = fields.Integer(load_default=None, allow_none=True,
+                           validate=validate.Range(1, 24 * 3600))
+    addons = fields.List(fields.String(), load_default=(), validate=validate.Length(max=10))
+    therapist_gender = fields.String(load_default=None, allow_none=True,
+                                     validate=validate.OneOf(GENDERS))
+    skip = fields.List(instant(), load_default=(), validate=validate.Length(max=1000))
+
+    @post_load
+    def make(self, data, **kwargs) -> HoldFirst:
+        windows = tuple((w["start"], w["end"]) for w in data["windows"])
+        return HoldFirst(**{**data, "windows": windows, "addons": tuple(data["addons"]),
+                            "skip": tuple(data["skip"])})
 
 
 class ConfirmParams(Schema):

@@ -12,6 +12,10 @@ catalog:version          bumped by every change: a process re-reads the catalog 
 {studio:<id>}:catalog    the catalog version, copied here by every catalog change, so
                          the hold script can refuse a hold decided on an older catalog
                          without leaving the studio's Cluster slot
+{studio:<id>}:freed      sorted set, an outbox of freed time: each reservation released
+                         (as JSON, by the release script itself) and each catalog change
+                         (a marker, in the change's MULTI), scored by when; the worker
+                         publishes each (slot.released, slot.opened), then removes it
 
 A studio's keys share the hash tag {studio:<id>}, so each script stays on one Redis
 Cluster slot. A therapist's shifts never overlap across studios (the loader checks
@@ -109,12 +113,18 @@ class Store:
             pipe.set(self.version_key, version + 1)
             for studio in set(studios) | set(studio_ids(doc)):
                 pipe.set(self.studio_catalog_key(studio), version + 1)
+                # A change may open time (a shift added, a closure lifted): say so.
+                opened = json.dumps({"studio": studio, "catalog_version": version + 1})
+                pipe.zadd(self.freed_key(studio), {opened: since})
             return doc
 
         return self.redis.transaction(attempt, self.version_key, value_from_callable=True)
 
     def studio_catalog_key(self, studio: str) -> str:
         return self.k(f"{{studio:{studio}}}", "catalog")
+
+    def freed_key(self, studio: str) -> str:
+        return self.k(f"{{studio:{studio}}}", "freed")
 
     def _since(self, conn, studio: str, since: int) -> list[Reservation]:
         ledger = self.studio_keys(studio)[0]
@@ -153,9 +163,17 @@ class Store:
 
     def release(self, studio: str, hold_id: str, now: int,
                 expired_only: bool = False) -> Reservation | None:
-        found = self._release(keys=self.studio_keys(studio, hold_id),
+        found = self._release(keys=[*self.studio_keys(studio, hold_id), self.freed_key(studio)],
                               args=[now, "expired" if expired_only else "all"])
         return decode(found) if found else None
+
+    def freed(self, studio: str, limit: int = 100) -> list[tuple[str, float]]:
+        """The oldest news of freed time at `studio` not yet relayed: (JSON, when)."""
+        return self.redis.zrange(self.freed_key(studio), 0, limit - 1, withscores=True)
+
+    def relayed(self, studio: str, news: list[str]) -> None:
+        if news:
+            self.redis.zrem(self.freed_key(studio), *news)
 
     def find(self, studio: str, hold_id: str) -> Reservation | None:
         raw = self.redis.get(self.studio_keys(studio, hold_id)[1])

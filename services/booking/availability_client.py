@@ -9,7 +9,7 @@ import time
 from datetime import datetime
 from decimal import Decimal
 
-from services.booking.commands import SlotRequest
+from services.booking.commands import FirstFree, SlotRequest
 from services.booking.domain import (
     CancellationTerms,
     Description,
@@ -68,6 +68,19 @@ class AvailabilityClient:
             params["therapist_gender"] = wanted.therapist_gender
         return hold_from_reply(self.call("hold", params))
 
+    def hold_first(self, request: FirstFree, hold_id: str, ttl_s: int) -> Hold:
+        """The earliest free time inside the windows, held (a waitlist offer)."""
+        params = {"studio": request.studio, "treatment": request.treatment,
+                  "duration": request.duration, "hold_id": hold_id, "ttl_s": ttl_s,
+                  "addons": list(request.addons),
+                  "windows": [{"from": w.start.isoformat(), "to": w.end.isoformat()}
+                              for w in request.windows],
+                  "skip": [moment.isoformat() for moment in request.skip]}
+        for name in ("therapist", "therapist_gender"):
+            if getattr(request, name):
+                params[name] = getattr(request, name)
+        return hold_from_reply(self.call("hold_first", params))
+
     def confirm(self, hold_id: str, booking_id: str) -> None:
         self.call("confirm", {"hold_id": hold_id, "booking_id": booking_id})
 
@@ -83,7 +96,8 @@ def description_from_reply(reply: dict) -> Description:
             treatment["id"], treatment["name"], tuple(treatment["contraindications"]),
             bool(treatment["intake_required"]), tuple(treatment["preparation"]),
             tuple(treatment["aftercare"]), treatment.get("no_food_before_min")),
-        tuple(Named(a["id"], a["name"]) for a in reply["alternatives"]))
+        tuple(Named(a["id"], a["name"]) for a in reply["alternatives"]),
+        (reply.get("booking_window") or {}).get("max_advance_days", 365))
 
 
 def hold_from_reply(reply: dict) -> Hold:

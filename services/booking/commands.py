@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.booking.domain import Customer, Intake, Preferences
+from services.booking.waitlist import Window
 
 
 @dataclass(frozen=True)
@@ -102,3 +103,43 @@ class ClientBookings:
     client_id: str
     limit: int = 20
     cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class JoinWaitlist:
+    """Wait for time at any of `studios` within `windows`; for a client on record or
+    given inline (exactly one), screened at joining as a booking is."""
+
+    studios: tuple[str, ...]
+    treatment: str
+    duration: int
+    windows: tuple[Window, ...]
+    customer: Customer | None = None
+    client: str | None = None
+    intake: Intake | None = None
+    addons: tuple[str, ...] = ()
+    therapist: str | None = None
+    therapist_gender: str | None = None
+
+
+@dataclass(frozen=True)
+class ListWaitlist:
+    limit: int = 50
+    studio: str | None = None
+    status: str | None = None
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class FirstFree:
+    """The earliest free time at a studio inside `windows`, except at `skip` (what an
+    offer holds)."""
+
+    studio: str
+    treatment: str
+    duration: int
+    windows: tuple[Window, ...]
+    addons: tuple[str, ...] = ()
+    therapist: str | None = None
+    therapist_gender: str | None = None
+    skip: tuple[datetime, ...] = ()

@@ -92,6 +92,10 @@ class Description:
     studio: StudioFacts
     treatment: TreatmentFacts
     alternatives: tuple[Named, ...] = ()
+    max_advance_days: int = 365  # the booking horizon of the treatment at the studio
+
+    def latest_start(self, now: datetime) -> datetime:
+        return now + timedelta(days=self.max_advance_days)
 
 
 PRESSURES = ("light", "medium", "firm", "deep")

@@ -133,13 +133,13 @@ class BookingStore:
         else:
             pipe.zrem(self.k("pending"), saved.id)
         if change.event:
-            self._add_event(pipe, change.event)
+            self.add_event(pipe, change.event)
         if change.release:  # the caller releases at once; the worker retries
             after = change.release_after_s
             due = self._in(self.saga_timeout_s if after is None else after)
             pipe.zadd(self.k("releases"), {change.release: due})
         if change.receipt:
-            self._write_receipt(pipe, change.receipt, saved.id)
+            self.write_receipt(pipe, change.receipt, saved.id)
         if change.takes_hold:
             pipe.delete(self.k("hold", change.takes_hold))
 
@@ -172,9 +172,13 @@ class BookingStore:
     # holds made with POST /v1/holds
 
     def save_hold(self, hold: Hold) -> None:
+        self.write_hold(self.redis, hold)
+
+    def write_hold(self, pipe, hold: Hold) -> None:
+        """The hold's record (`pipe`: a client, or a MULTI of the caller's)."""
         ttl_s = int((hold.expires_at - self.clock.now()).total_seconds()) + 60
         # kept a minute past expiry, so a late booking hears hold_expired, not not_found
-        self.redis.set(self.k("hold", hold.id), _hold_to_json(hold), ex=max(ttl_s, 60))
+        pipe.set(self.k("hold", hold.id), _hold_to_json(hold), ex=max(ttl_s, 60))
 
     def get_hold(self, hold_id: str) -> Hold | None:
         raw = self.redis.get(self.k("hold", hold_id))
@@ -191,12 +195,20 @@ class BookingStore:
                 if not pipe.exists(hold_key):
                     return False
                 pipe.multi()
-                pipe.delete(hold_key)
-                pipe.zadd(self.k("releases"), {hold_id: self._in(self.saga_timeout_s)})
+                self.write_give_back(pipe, hold_id)
                 pipe.execute()
             except redis.WatchError:
                 return False
         return True
+
+    def write_give_back(self, pipe, hold_id: str) -> None:
+        """In the caller's MULTI, which WATCHes the hold's key: delete the hold and queue
+        its release (its RPC may still be in flight, hence the saga timeout)."""
+        pipe.delete(self.k("hold", hold_id))
+        pipe.zadd(self.k("releases"), {hold_id: self._in(self.saga_timeout_s)})
+
+    def hold_key(self, hold_id: str) -> str:
+        return self.k("hold", hold_id)
 
     # releases the worker retries until availability answers
 
@@ -300,7 +312,8 @@ class BookingStore:
         """Let the key be tried again: the request it guarded booked nothing."""
         self.redis.delete(self._claim_key(claim))
 
-    def _write_receipt(self, pipe, claim: Claim, booking_id: str) -> None:
+    def write_receipt(self, pipe, claim: Claim, booking_id: str) -> None:
+        """The key now answers with this booking (or waitlist entry) id."""
         record = json.dumps({"fingerprint": claim.fingerprint, "booking": booking_id})
         pipe.set(self._claim_key(claim), record, ex=RECEIPT_TTL_S)
 
@@ -309,14 +322,15 @@ class BookingStore:
 
     # transactional outbox
 
-    def _add_event(self, pipe, envelope: bus.Envelope) -> None:
+    def add_event(self, pipe, envelope: bus.Envelope) -> None:
+        """In the caller's MULTI: the event, to be relayed (at least once)."""
         pipe.hset(self.k("outbox"), envelope.id, json.dumps(bus.envelope_to_body(envelope)))
         pipe.zadd(self.k("outbox", "due"), {envelope.id: self._in()})
 
     def publish(self, envelope: bus.Envelope) -> None:
         """An event that goes with no booking change, through the same outbox."""
         with self.redis.pipeline(transaction=True) as pipe:
-            self._add_event(pipe, envelope)
+            self.add_event(pipe, envelope)
             pipe.execute()
 
     def due_events(self, limit: int = 100) -> list[bus.Envelope]:

@@ -4,14 +4,15 @@ scripts (store.py), which refuse anything another caller took first."""
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from services.availability import engine
 from services.availability.bootstrap import Context
-from services.availability.commands import Confirm, Describe, HoldSlot, Release
+from services.availability.commands import Confirm, Describe, HoldFirst, HoldSlot, Release
 from services.availability.domain import (
     BookingWindow,
     CancellationPolicy,
@@ -22,6 +23,7 @@ from services.availability.domain import (
     Treatment,
     iso,
 )
+from services.availability.store import decode
 from services.common.bus import Envelope
 from services.common.errors import (
     Conflict,
@@ -46,6 +48,7 @@ class Description:
     studio: Studio
     treatment: Treatment
     alternatives: list[Treatment]
+    booking_window: BookingWindow  # the treatment's at this studio
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,8 @@ class Held:
 def describe(ctx: Context, command: Describe) -> Description:
     catalog = ctx.catalog()
     studio, treatment = catalog.studio(command.studio), catalog.treatment(command.treatment)
-    return Description(studio, treatment, catalog.alternatives(studio.id, treatment))
+    return Description(studio, treatment, catalog.alternatives(studio.id, treatment),
+                       catalog.window(studio, treatment))
 
 
 def hold(ctx: Context, command: HoldSlot) -> Held:
@@ -89,6 +93,39 @@ def hold(ctx: Context, command: HoldSlot) -> Held:
         if (held := hold_by_current_catalog(ctx, command)) is not None:
             return held
     raise Conflict("the catalog kept changing meanwhile; try again")
+
+
+def hold_first(ctx: Context, command: HoldFirst) -> Held:
+    """Hold the earliest free start whose appointment lies wholly inside one of the
+    windows, skipping the starts in `skip`: a waitlist offer. Each start is held as
+    `hold` holds it; a retried call with the same hold id answers with the hold it
+    made, wherever that is."""
+    catalog = ctx.catalog()
+    studio = catalog.studio(command.studio)
+    if command.hold_id and (retried := ctx.store.find(studio.id, command.hold_id)):
+        return held_view(catalog, retried)
+    order = catalog.order(command.treatment, command.duration, command.addons)
+    for start in starts_within(ctx, catalog, studio, order, command):
+        try:
+            return hold(ctx, command.at(start))
+        except (SlotUnavailable, OutsideBookingWindow):
+            continue  # taken since the search, or the window moved on: the next one
+    raise SlotUnavailable("no free time within the windows")
+
+
+def starts_within(ctx: Context, catalog: Catalog, studio: Studio, order,
+                  command: HoldFirst) -> list[datetime]:
+    """Free starts within the windows, earliest first."""
+    now, starts = ctx.now(), set()
+    for first, last in command.windows:
+        query = engine.SlotQuery(order, (studio,), first, last, command.therapist,
+                                 command.therapist_gender)
+        span = engine.query_span(studio, first, last)
+        ledger = ctx.store.reservations({studio.id: (span.start, span.end)})
+        starts |= {slot.start for slot in engine.search(catalog, query, ledger, now)
+                   if slot.end <= last.timestamp()}
+    skipped = {int(moment.timestamp()) for moment in command.skip}
+    return [datetime.fromtimestamp(s, UTC) for s in sorted(starts - skipped)]
 
 
 def hold_by_current_catalog(ctx: Context, command: HoldSlot) -> Held | None:
@@ -187,32 +224,68 @@ def confirm(ctx: Context, command: Confirm) -> dict:
 
 
 def release(ctx: Context, command: Release) -> dict:
+    """Free the time at once; the release script also records the news (relay_freed)."""
     studio = ctx.store.studio_of(command.hold_id, ctx.catalog().studios)
     released = ctx.store.release(studio, command.hold_id, ctx.now()) if studio else None
-    if released:
-        publish(ctx, "slot.released", released, reason="released")
     return {"hold_id": command.hold_id, "released": released is not None}
 
 
 def sweep_expired(ctx: Context) -> int:
-    """Take expired holds off the ledgers and say so (`slot.released`, reason "expired").
-    Tidiness and news only: searches and holds ignore expired holds by themselves."""
+    """Take expired holds off the ledgers, which records the news that their time is
+    free (relay_freed says "expired"). Searches and holds ignore expired holds by
+    themselves; the sweep is for the news, so it runs every second."""
     now, swept = ctx.now(), 0
     for studio in ctx.catalog().studios:
         for hold_id in ctx.store.expired_holds(studio, now):
-            if expired := ctx.store.release(studio, hold_id, now, expired_only=True):
-                publish(ctx, "slot.released", expired, reason="expired")
-                swept += 1
+            swept += ctx.store.release(studio, hold_id, now, expired_only=True) is not None
     return swept
 
 
-def publish(ctx: Context, event_type: str, r: Reservation, **extra) -> None:
-    """Best effort: the ledger, not the event, is the truth, so a broker outage must not
-    undo a hold that is already written. Booking learns every outcome from the RPC."""
+NEWS = uuid.UUID("5d7e3a52-3c1e-4c8e-9a55-0b2f4f1c6f10")  # namespace of news envelope ids
+
+
+def relay_freed(ctx: Context) -> int:
+    """Publish the news of freed time, oldest first, then forget it: AT-LEAST-ONCE. While
+    the broker is down the news waits in the studio's freed set; a crash between
+    publishing and forgetting publishes it again with the same envelope id (derived
+    from the news itself), which consumers drop."""
+    relayed = 0
+    for studio in ctx.catalog().studios:
+        news = ctx.store.freed(studio)
+        for raw, when in news:
+            ctx.infra.publisher.publish(freed_envelope(ctx, studio, raw, when))
+        ctx.store.relayed(studio, [raw for raw, _ in news])
+        relayed += len(news)
+    return relayed
+
+
+def freed_envelope(ctx: Context, studio: str, raw: str, when: float) -> Envelope:
+    """slot.released for a reservation taken off the ledger; slot.opened for a catalog
+    change, which may have opened time anywhere in the studio's booking window."""
+    ident = str(uuid.uuid5(NEWS, f"{ctx.city}:{studio}:{raw}"))
+    news = json.loads(raw)
+    if "hold_id" not in news:
+        payload = {"studio": studio, "reason": "catalog", "at": iso(int(when))}
+        return Envelope("slot.opened", payload, "availability", ctx.city, id=ident)
+    r = decode(raw)
+    reason = "expired" if r.expires_at and r.expires_at <= when else "released"
+    return Envelope("slot.released", slot_payload(r, reason=reason), "availability", ctx.city,
+                    id=ident)
+
+
+def slot_payload(r: Reservation, **extra) -> dict:
     payload = {"hold_id": r.hold_id, "studio": r.studio, "therapist": r.therapist,
                "room": r.room, "start": iso(r.start), "end": iso(r.end), **extra}
     if r.booking_id:
         payload["booking_id"] = r.booking_id
+    return payload
+
+
+def publish(ctx: Context, event_type: str, r: Reservation, **extra) -> None:
+    """Best effort (slot.held): the ledger, not the event, is the truth, so a broker
+    outage must not undo a hold that is already written. Booking learns every outcome
+    from the RPC."""
+    payload = slot_payload(r, **extra)
     try:
         ctx.infra.publisher.publish(Envelope(event_type, payload, "availability", ctx.city))
     except Exception:  # noqa: BLE001 - see the docstring

@@ -3,7 +3,10 @@
 -- With ARGV[2] == "expired" (the sweeper), only a hold past expires_at is taken off the
 -- ledger, and its record stays until it ages out, so a late confirm still hears
 -- "hold_expired" rather than "not_found".
+-- The released reservation is also written to the studio's freed set, in this same
+-- script, so the news that time freed is never lost: the worker relays it (slot.released).
 -- KEYS[1] ledger  KEYS[2] hold record  KEYS[3] pending holds  KEYS[4] ledger version
+-- KEYS[5] freed
 -- ARGV[1] now  ARGV[2] "all" | "expired"
 -- Returns the released reservation's JSON, or false.
 local raw = redis.call('GET', KEYS[2])
@@ -21,4 +24,5 @@ end
 redis.call('ZREM', KEYS[1], raw)
 redis.call('ZREM', KEYS[3], hold.hold_id)
 redis.call('INCR', KEYS[4])
+redis.call('ZADD', KEYS[5], ARGV[1], raw)
 return raw
