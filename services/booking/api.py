@@ -108,7 +108,7 @@ def create_booking(wanted, key: str):
 @blp.response(200, BookingPageSchema)
 @problems(blp, "validation_error")
 def list_bookings(query):
-    """Bookings by start time; a partner sees only its studios'."""
+    """Bookings by start time; a partner sees only its own."""
     return handlers.list_bookings(ctx(), current_principal(), query)
 
 

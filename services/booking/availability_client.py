@@ -95,7 +95,8 @@ def description_from_reply(reply: dict) -> Description:
         TreatmentFacts(
             treatment["id"], treatment["name"], tuple(treatment["contraindications"]),
             bool(treatment["intake_required"]), tuple(treatment["preparation"]),
-            tuple(treatment["aftercare"]), treatment.get("no_food_before_min")),
+            tuple(treatment["aftercare"]), treatment.get("no_food_before_min"),
+            tuple(treatment.get("durations_min") or ())),
         tuple(Named(a["id"], a["name"]) for a in reply["alternatives"]),
         (reply.get("booking_window") or {}).get("max_advance_days", 365))
 

@@ -2,6 +2,7 @@
 
 client:<id>                      the profile as JSON (the free-text notes sealed), or,
                                  once erased, a tombstone {id, owner, erased_at}
+client:<id>:erasing              set while an erasure runs (writes to the client stop)
 client:<id>:intake               sorted set: sealed health answers, scored by when given
 clients:email:<owner>:<digest>   the client id for an email at one partner; the key names
                                  a SHA-256 of the address, never the address
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -24,12 +27,32 @@ import redis
 from services.booking.domain import Client, Intake, IntakeRecord, Preferences
 from services.common import jsonio
 from services.common.clock import Clock
-from services.common.redis import key
+from services.common.redis import key, rewrite
 from services.common.vault import Vault
+
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ERASING_TTL_S = 300  # an erasure that died midway lets the client be erased again after
+
+# Store a new client unless its owner has one with that email, in one step: two
+# requests at once make one client. KEYS[1] the email index  KEYS[2] the profile
+# ARGV[1] the new id  ARGV[2] the profile. Returns the id of the client kept.
+ADD = """
+local existing = redis.call('GET', KEYS[1])
+if existing then return existing end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+return ARGV[1]
+"""
 
 
 def email_digest(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+class Saved:
+    """What `ClientStore.save` says."""
+
+    OK, CHANGED, EMAIL_TAKEN = "ok", "changed", "email_taken"
 
 
 class ClientStore:
@@ -38,6 +61,7 @@ class ClientStore:
         self.city = city
         self.clock = clock
         self.vault = vault
+        self._add = client.register_script(ADD)
 
     def k(self, *parts: str) -> str:
         return key(self.city, "booking", *parts)
@@ -49,39 +73,67 @@ class ClientStore:
 
     def add(self, client: Client) -> Client:
         """Store a new client, unless the owner already has one with that email: then
-        that one (SET NX on the email: two requests at once make one client)."""
-        if not self.redis.set(self._email_key(client.owner, client.email), client.id, nx=True):
-            existing = self.find_by_email(client.owner, client.email)
-            if existing:
-                return existing
-            self.redis.set(self._email_key(client.owner, client.email), client.id)
-        self.redis.set(self.k("client", client.id), self._encode(client))
-        return client
+        that one."""
+        kept = self._add(keys=[self._email_key(client.owner, client.email),
+                               self.k("client", client.id)],
+                         args=[client.id, self._encode(client)])
+        return client if kept == client.id else self.get(kept) or client
 
     def get(self, client_id: str) -> Client | None:
-        """The client, or None (unknown, or erased)."""
-        raw = self.redis.get(self.k("client", client_id))
+        """The client, or None (unknown, erased, or not an id at all)."""
+        raw = self.redis.get(self.k("client", client_id)) if CLIENT_ID.match(client_id) \
+            else None
         return self._decode(raw) if raw else None
 
     def tombstone(self, client_id: str) -> dict | None:
         """{id, owner, erased_at} of an erased client, else None."""
-        raw = self.redis.get(self.k("client", client_id))
+        raw = self.redis.get(self.k("client", client_id)) if CLIENT_ID.match(client_id) \
+            else None
         record = json.loads(raw) if raw else None
         return record if record and record.get("erased_at") else None
+
+    def begin_erasure(self, client_id: str) -> bool:
+        """Mark the client as being erased, so that nothing writes to it meanwhile;
+        False when another erasure of it is running."""
+        return bool(self.redis.set(self.k("client", client_id, "erasing"), "1", nx=True,
+                                   ex=ERASING_TTL_S))
+
+    def end_erasure(self, client_id: str) -> None:
+        self.redis.delete(self.k("client", client_id, "erasing"))
+
+    def forgotten(self, client_id: str) -> bool:
+        """Erased, or being erased: nothing about the client may be written."""
+        return bool(self.redis.exists(self.k("client", client_id, "erasing"))) or \
+            self.tombstone(client_id) is not None
 
     def find_by_email(self, owner: str, email: str) -> Client | None:
         client_id = self.redis.get(self._email_key(owner, email))
         return self.get(client_id) if client_id else None
 
-    def save(self, before: Client, after: Client) -> Client | None:
-        """Write a changed profile; None when another client of the owner has the new
-        email already."""
-        if after.email.lower() != before.email.lower():
-            if not self.redis.set(self._email_key(after.owner, after.email), after.id, nx=True):
-                return None
-            self.redis.delete(self._email_key(before.owner, before.email))
-        self.redis.set(self.k("client", after.id), self._encode(after))
-        return after
+    def save(self, before: Client, after: Client) -> str:
+        """Write a changed profile if nobody changed (or erased) it since `before` was
+        read and no other client of the owner has the new email (Saved.*)."""
+        profile = self.k("client", after.id)
+        moved = after.email.lower() != before.email.lower()
+        new_email = self._email_key(after.owner, after.email)
+        with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(profile, self.k("client", after.id, "erasing"), new_email)
+                current = json.loads(pipe.get(profile) or "{}")
+                if current.get("updated_at") != before.updated_at.isoformat() or \
+                        pipe.exists(self.k("client", after.id, "erasing")):
+                    return Saved.CHANGED
+                if moved and pipe.exists(new_email):
+                    return Saved.EMAIL_TAKEN
+                pipe.multi()
+                pipe.set(profile, self._encode(after))
+                if moved:
+                    pipe.set(new_email, after.id)
+                    pipe.delete(self._email_key(before.owner, before.email))
+                pipe.execute()
+            except redis.WatchError:
+                return Saved.CHANGED
+        return Saved.OK
 
     def _encode(self, client: Client) -> str:
         notes = client.preferences.notes
@@ -102,12 +154,23 @@ class ClientStore:
 
     # health answers
 
-    def record_intake(self, client_id: str, answers: Intake, at: datetime) -> IntakeRecord:
+    def record_intake(self, client_id: str, answers: Intake,
+                      at: datetime) -> IntakeRecord | None:
+        """Record the answers, unless the client is gone or going (then None)."""
         sealed = self.vault.seal({"answers": jsonio.shallow(answers), "at": at.isoformat()})
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.zadd(self.k("client", client_id, "intake"), {sealed: at.timestamp()})
-        pipe.zadd(self.k("intakes"), {client_id: at.timestamp()}, nx=True)
-        pipe.execute()
+        profile, erasing = self.k("client", client_id), self.k("client", client_id, "erasing")
+        with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(profile, erasing)
+                raw = pipe.get(profile)
+                if raw is None or json.loads(raw).get("erased_at") or pipe.exists(erasing):
+                    return None
+                pipe.multi()
+                pipe.zadd(self.k("client", client_id, "intake"), {sealed: at.timestamp()})
+                pipe.zadd(self.k("intakes"), {client_id: at.timestamp()}, nx=True)
+                pipe.execute()
+            except redis.WatchError:
+                return None
         return IntakeRecord(answers, at)
 
     def intakes(self, client_id: str) -> list[IntakeRecord]:
@@ -145,7 +208,8 @@ class ClientStore:
             client.owner, client.email))
         pipe.zrem(self.k("intakes"), client.id)
         pipe.rpush(self.k("erasures"), json.dumps(audit))
-        pipe.execute()
+        pipe.execute()  # the erasing mark ages out: a twin request that read the client
+        # before the tombstone was written still finds the mark, and waits for it
 
     def erasures(self) -> list[dict]:
         return [json.loads(raw) for raw in self.redis.lrange(self.k("erasures"), 0, -1)]
@@ -153,29 +217,35 @@ class ClientStore:
     # key rotation
 
     def reseal_all(self) -> int:
-        """Every sealed value sealed anew with the vault's first key; returns how many."""
+        """Every sealed value sealed anew with the vault's first key; returns how many.
+        Each key is rewritten under WATCH, so a change made meanwhile (an erasure, a
+        new intake) is never undone."""
         done = 0
-        for client_key in self.redis.scan_iter(match=self.k("client", "*"), count=1000):
-            done += self._reseal_profile(client_key) if client_key.count(":") == 4 \
-                else self._reseal_intakes(client_key)
+        for name in self.redis.scan_iter(match=self.k("client", "*"), count=1000):
+            if name.count(":") == 4:
+                done += rewrite(self.redis, name, self._resealed_profile)
+            elif name.endswith(":intake"):
+                done += rewrite(self.redis, name, self._resealed_intakes)
         return done
 
-    def _reseal_profile(self, client_key: str) -> int:
-        data = json.loads(self.redis.get(client_key) or "{}")
+    def _resealed_profile(self, pipe, name: str) -> Callable | None:
+        data = json.loads(pipe.get(name) or "{}")
         notes = (data.get("preferences") or {}).get("notes")
         if not notes:
-            return 0
+            return None
         data["preferences"]["notes"] = self.vault.reseal(notes)
-        self.redis.set(client_key, json.dumps(data))
-        return 1
+        return lambda multi: multi.set(name, json.dumps(data))
 
-    def _reseal_intakes(self, intake_key: str) -> int:
-        if not intake_key.endswith(":intake"):
-            return 0
-        records = self.redis.zrange(intake_key, 0, -1, withscores=True)
-        pipe = self.redis.pipeline(transaction=True)
-        for sealed, score in records:
-            pipe.zrem(intake_key, sealed)
-            pipe.zadd(intake_key, {self.vault.reseal(sealed): score})
-        pipe.execute()
-        return len(records)
+    def _resealed_intakes(self, pipe, name: str) -> Callable | None:
+        if pipe.type(name) != "zset":
+            return None
+        records = pipe.zrange(name, 0, -1, withscores=True)
+        resealed = {self.vault.reseal(sealed): score for sealed, score in records}
+
+        def write(multi) -> None:
+            multi.delete(name)
+            if resealed:
+                multi.zadd(name, resealed)
+
+        return write if records else None
+

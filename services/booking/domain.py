@@ -82,6 +82,7 @@ class TreatmentFacts:
     preparation: tuple[str, ...] = ()
     aftercare: tuple[str, ...] = ()
     no_food_before_min: int | None = None
+    durations: tuple[int, ...] = ()  # the lengths it is given in, minutes
 
 
 @dataclass(frozen=True)
@@ -171,11 +172,12 @@ class IntakeRecord:
 
 def intake_on_record(records: list[IntakeRecord], now: datetime,
                      valid_days: int) -> Intake:
-    """The latest answers, if they are recent enough; else why the intake is needed."""
+    """The latest answers, while younger than `valid_days`; else why the intake is
+    needed."""
     if not records:
         raise IntakeRequired("no intake is on record for this client", reason="missing")
     latest = max(records, key=lambda record: record.recorded_at)
-    if now - latest.recorded_at > timedelta(days=valid_days):
+    if now - latest.recorded_at >= timedelta(days=valid_days):
         raise IntakeRequired(f"the client's intake is older than {valid_days} days",
                              reason="expired")
     return latest.answers
@@ -198,6 +200,7 @@ class Hold:
     addons: tuple[str, ...] = ()
     price_breakdown: dict | None = None  # {treatment, addons: [{id, name, price}], total}
     terms: CancellationTerms = field(default_factory=CancellationTerms)
+    owner: str = ""  # the partner (or admin key) whose hold it is; "" for a saga's own
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at

@@ -7,12 +7,25 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from services.booking.commands import (
     BookingRequest,
+    JoinWaitlist,
     ListBookings,
+    ListWaitlist,
     NewClient,
     SlotRequest,
 )
-from services.booking.domain import PRESSURES, VISIBLE, Booking, Customer, Intake, Preferences
+from services.booking.domain import (
+    ERASED,
+    PRESSURES,
+    VISIBLE,
+    Booking,
+    Client,
+    Customer,
+    Intake,
+    Preferences,
+)
 from services.booking.store import CURSOR
+from services.booking.waitlist import MAX_WINDOWS, STATUSES, Entry, Window
+from services.booking.waitlist_store import MEMBER
 from services.common.schemas import MoneySchema, StrictBoolean, in_utc, instant
 
 ID = validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="not a valid id")
@@ -336,11 +349,19 @@ class IntakeRecordSchema(Schema):
     recorded_at = fields.AwareDateTime()
 
 
+class HeldBookingSchema(BookingSchema):
+    """A booking as an export shows it: those that never went through too."""
+
+    status = fields.String(metadata={"enum": ["pending", "failed", *VISIBLE]})
+
+
 class ExportSchema(Schema):
     client = fields.Nested(ClientSchema)
     intake = fields.List(fields.Nested(IntakeRecordSchema), metadata={
         "description": "every intake on record, oldest first"})
-    bookings = fields.List(fields.Nested(BookingSchema))
+    bookings = fields.List(fields.Nested(HeldBookingSchema), metadata={
+        "description": "every booking made for the client, in start order, failed ones "
+                       "included"})
     notifications = fields.List(fields.Dict(), metadata={
         "description": "every email and webhook sent about the client's bookings, from "
                        "the delivery log"})
@@ -353,10 +374,126 @@ EVENT_BOOKING = EventBookingSchema()  # built once: a schema instance is costly 
 def event_payload(booking: Booking, previous: Booking | None = None,
                   reason: str | None = None) -> dict:
     """The payload of every booking.* event (docs/internal-contracts.md)."""
-    payload = {"booking": EVENT_BOOKING.dump(booking), "context": booking.context}
+    payload = {"booking": EVENT_BOOKING.dump(booking), "context": booking.context,
+               "owner": booking.owner}
     if previous is not None:
         payload["previous"] = {"start": previous.start.isoformat(),
                                "end": previous.end.isoformat()}
     if reason is not None:
         payload["reason"] = reason
+    return payload
+
+
+# the waitlist
+
+
+class WindowSchema(Schema):
+    start = instant(required=True, data_key="from")
+    end = instant(required=True, data_key="to", metadata={
+        "description": "the whole appointment lies between from and to"})
+
+    @post_load
+    def make(self, data: dict, **kwargs) -> Window:
+        moved = in_utc(data, "start", "end")
+        return Window(moved["start"], moved["end"])
+
+
+class JoinWaitlistSchema(Schema):
+    """`studio` or `studios`; `client` or `customer`: exactly one of each."""
+
+    studio = fields.String(validate=ID)
+    studios = fields.List(fields.String(validate=ID), validate=validate.Length(1, 10))
+    treatment = fields.String(required=True, validate=ID)
+    duration = fields.Integer(required=True, strict=True, validate=validate.Range(1, 24 * 60),
+                              metadata={"description": "minutes"})
+    addons = addons_field()
+    windows = fields.List(fields.Nested(WindowSchema), required=True,
+                          validate=validate.Length(1, MAX_WINDOWS))
+    therapist = fields.String(validate=ID, metadata={"description": "omit for any"})
+    therapist_gender = gender_field()
+    client = fields.String(validate=ID, metadata={"description": "a client on record"})
+    customer = fields.Nested(CustomerSchema)
+    intake = fields.Nested(IntakeSchema, metadata={
+        "description": "as for a booking: needed unless the client has one on record"})
+
+    @validates_schema
+    def one_of_each(self, data: dict, **kwargs) -> None:
+        for one, other in (("studio", "studios"), ("client", "customer")):
+            if (one in data) == (other in data):
+                raise ValidationError(f"give either {one} or {other}", one)
+
+    @post_load
+    def make(self, data: dict, **kwargs) -> JoinWaitlist:
+        studios = tuple(dict.fromkeys(data.get("studios") or [data.get("studio")]))
+        return JoinWaitlist(studios, data["treatment"], data["duration"],
+                            tuple(data["windows"]), data.get("customer"), data.get("client"),
+                            data.get("intake"), tuple(data.get("addons", ())),
+                            data.get("therapist"), data.get("therapist_gender"))
+
+
+class OfferSchema(Schema):
+    hold = fields.String()
+    studio = fields.String()
+    start = fields.AwareDateTime()
+    end = fields.AwareDateTime()
+    therapist = fields.String()
+    room = fields.String()
+    price = fields.Nested(MoneySchema)
+    expires_at = fields.AwareDateTime(metadata={
+        "description": "accept before this, or the time goes to the next in line"})
+
+
+class WindowViewSchema(Schema):
+    start = fields.AwareDateTime(data_key="from")
+    end = fields.AwareDateTime(data_key="to")
+
+
+class WaitlistEntrySchema(Schema):
+    id = fields.String()
+    status = fields.String(metadata={"enum": list(STATUSES)})
+    studios = fields.List(fields.String())
+    treatment = fields.String()
+    duration = fields.Integer()
+    addons = fields.List(fields.String())
+    windows = fields.List(fields.Nested(WindowViewSchema))
+    therapist = fields.String(allow_none=True)
+    therapist_gender = fields.String(allow_none=True)
+    client = fields.String()
+    offer = fields.Nested(OfferSchema, allow_none=True, metadata={
+        "description": "while offered: the time held for this entry"})
+    booking = fields.String(allow_none=True, metadata={"description": "once booked"})
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+
+
+class WaitlistPageSchema(Schema):
+    items = fields.List(fields.Nested(WaitlistEntrySchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class WaitlistQuerySchema(Schema):
+    studio = fields.String(validate=ID)
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 100))
+    cursor = fields.String(validate=validate.Regexp(MEMBER, error="not a valid cursor"))
+
+    @post_load
+    def make(self, data: dict, **kwargs) -> ListWaitlist:
+        return ListWaitlist(data["limit"], data.get("studio"), data.get("status"),
+                            data.get("cursor"))
+
+
+EVENT_ENTRY = WaitlistEntrySchema()
+ERASED_CUSTOMER = {"name": ERASED, "email": ERASED, "phone": None}
+
+
+def waitlist_payload(entry: Entry, client: Client | None, context: dict | None) -> dict:
+    """The payload of every waitlist.* event (docs/internal-contracts.md): the entry,
+    who it is for (notifications emails the offer), and, with an offer, what the
+    email says of the studio and treatment."""
+    customer = ({"name": client.name, "email": client.email, "phone": client.phone}
+                if client else ERASED_CUSTOMER)
+    payload = {"entry": EVENT_ENTRY.dump(entry), "customer": customer, "owner": entry.owner}
+    if context:
+        payload["context"] = context
     return payload

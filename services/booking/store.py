@@ -12,6 +12,8 @@ idempotency:<scope>:<key>  {fingerprint, booking}: a claim while the first reque
                            then its receipt for 24 h
 outbox, outbox:due         envelope id -> envelope JSON; the ids the relay may publish
 client:<id>:bookings       a client's bookings (their history), members as in the indexes
+client:<id>:all            set: every booking id of the client, whatever its status
+                           (erasure reaches the failed ones too)
 answers                    sorted set: booking id -> when, for bookings that still hold
                            the health answers they were screened on (retention)
 
@@ -25,6 +27,7 @@ the outbox, so a state change and its event exist together or not at all.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -42,7 +45,7 @@ from services.booking.domain import (
 )
 from services.common import bus, jsonio
 from services.common.clock import Clock
-from services.common.redis import key
+from services.common.redis import key, rewrite
 from services.common.vault import Vault
 
 RECEIPT_TTL_S = 24 * 3600
@@ -124,6 +127,8 @@ class BookingStore:
     def _write(self, pipe, before: Booking | None, saved: Booking, change: Change) -> None:
         pipe.set(self.k("booking", saved.id), self._encode(saved))
         self._reindex(pipe, before, saved)
+        if saved.client:
+            pipe.sadd(self.k("client", saved.client, "all"), saved.id)
         if saved.screening.declared:
             pipe.zadd(self.k("answers"), {saved.id: saved.created_at.timestamp()})
         else:
@@ -261,8 +266,10 @@ class BookingStore:
         return list(zip(members, self.get_many(ids), strict=True))
 
     def client_bookings(self, client_id: str) -> list[Booking]:
-        members = self.redis.zrange(self.k("client", client_id, "bookings"), 0, -1)
-        return [b for b in self.get_many([m.split(":", 1)[1] for m in members]) if b]
+        """Every booking of the client, whatever its status, in start order."""
+        ids = sorted(self.redis.smembers(self.k("client", client_id, "all")))
+        found = [b for b in self.get_many(ids) if b]
+        return sorted(found, key=lambda booking: booking.start)
 
     def answers_older_than(self, moment: datetime, limit: int = 100) -> list[str]:
         return self.redis.zrangebyscore(self.k("answers"), "-inf", moment.timestamp(),
@@ -270,32 +277,36 @@ class BookingStore:
 
     def seal_clear_answers(self) -> int:
         """Answers written in clear text by a version before sealing, sealed now
-        (`spa init`); returns how many bookings changed."""
-        done = 0
-        for booking_key in self.redis.scan_iter(match=self.k("booking", "*"), count=1000):
-            raw = self.redis.get(booking_key)
-            if raw and isinstance(json.loads(raw)["screening"].get("declared"), dict):
-                booking = self._decode(raw)
-                with self.redis.pipeline(transaction=True) as pipe:
-                    pipe.set(booking_key, self._encode(booking))
-                    pipe.zadd(self.k("answers"), {booking.id: booking.created_at.timestamp()})
-                    pipe.execute()
-                done += 1
-        return done
+        (`spa init`); returns how many bookings changed. Under WATCH: a change made
+        meanwhile is never undone."""
+        return sum(rewrite(self.redis, name, self._sealed_if_clear)
+                   for name in self.redis.scan_iter(match=self.k("booking", "*"), count=1000))
+
+    def _sealed_if_clear(self, pipe, name: str) -> Callable | None:
+        raw = pipe.get(name)
+        if not raw or not isinstance(json.loads(raw)["screening"].get("declared"), dict):
+            return None
+        booking = self._decode(raw)
+
+        def write(multi) -> None:
+            multi.set(name, self._encode(booking))
+            multi.zadd(self.k("answers"), {booking.id: booking.created_at.timestamp()})
+
+        return write
 
     def reseal_all(self) -> int:
-        """Every booking's sealed answers sealed anew with the vault's first key."""
-        done = 0
-        for booking_id in self.redis.zrange(self.k("answers"), 0, -1):
-            raw = self.redis.get(self.k("booking", booking_id))
-            if raw:
-                data = json.loads(raw)
-                token = data["screening"]["declared"]
-                if isinstance(token, str):
-                    data["screening"]["declared"] = self.vault.reseal(token)
-                    self.redis.set(self.k("booking", booking_id), json.dumps(data))
-                    done += 1
-        return done
+        """Every booking's sealed answers sealed anew with the vault's first key; each
+        under WATCH, so a cancel or a move made meanwhile is never undone."""
+        return sum(rewrite(self.redis, self.k("booking", booking_id), self._resealed)
+                   for booking_id in self.redis.zrange(self.k("answers"), 0, -1))
+
+    def _resealed(self, pipe, name: str) -> Callable | None:
+        data = json.loads(pipe.get(name) or "{}")
+        token = (data.get("screening") or {}).get("declared")
+        if not isinstance(token, str):
+            return None
+        data["screening"]["declared"] = self.vault.reseal(token)
+        return lambda multi: multi.set(name, json.dumps(data))
 
     # idempotency
 

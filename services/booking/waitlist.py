@@ -88,11 +88,13 @@ class Entry:
     def last_end(self) -> datetime:
         return max(window.end for window in self.windows)
 
-    def wants(self, studio: str, start: datetime, end: datetime) -> bool:
+    def wants(self, studio: str, start: datetime | None = None,
+              end: datetime | None = None) -> bool:
         """Waiting, at this studio, with a window that time freed in [start, end) can
-        serve (an appointment there overlaps what freed)."""
-        return (self.status == WAITING and studio in self.studios
-                and any(window.overlaps(start, end) for window in self.windows))
+        serve (an appointment there overlaps what freed); no range: anywhere."""
+        if self.status != WAITING or studio not in self.studios:
+            return False
+        return start is None or any(w.overlaps(start, end) for w in self.windows)
 
     def open_windows(self, now: datetime) -> tuple[Window, ...]:
         return tuple(w for w in self.windows if w.end > now)

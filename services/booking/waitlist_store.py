@@ -23,7 +23,7 @@ from datetime import datetime
 import redis
 
 from services.booking.domain import Hold
-from services.booking.store import BookingStore
+from services.booking.store import BookingStore, Claim
 from services.booking.waitlist import Entry, Offer, Window
 from services.common import bus, jsonio
 
@@ -39,6 +39,7 @@ class Save:
     event: bus.Envelope | None = None
     hold: Hold | None = None  # an offer's hold, whose record is written
     give_back: str | None = None  # a hold deleted and released, unless a booking took it
+    receipt: Claim | None = None  # an Idempotency-Key that now answers with this entry
 
 
 class WaitlistStore:
@@ -98,6 +99,8 @@ class WaitlistStore:
             self.bookings.write_hold(pipe, change.hold)
         if change.give_back:
             self.bookings.write_give_back(pipe, change.give_back)
+        if change.receipt:
+            self.bookings.write_receipt(pipe, change.receipt, saved.id)
 
     def _schedule(self, pipe, saved: Entry) -> None:
         if saved.offer:

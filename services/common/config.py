@@ -46,6 +46,7 @@ class Settings:
     data_key: str = ""  # Fernet key(s) sealing health answers and notes (services/common/vault)
     intake_valid_days: int = 30
     intake_retention_days: int = 365
+    waitlist_offer_min: float = 15.0  # how long a waitlist offer holds its time
     extra: dict = field(default_factory=dict)
 
     @property
@@ -94,4 +95,5 @@ def load_settings() -> Settings:
         intake_valid_days=int(_env("SPA_INTAKE_VALID_DAYS", str(d.intake_valid_days))),
         intake_retention_days=int(_env("SPA_INTAKE_RETENTION_DAYS",
                                        str(d.intake_retention_days))),
+        waitlist_offer_min=float(_env("SPA_WAITLIST_OFFER_MIN", str(d.waitlist_offer_min))),
     )

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -123,3 +124,22 @@ def _wait_for_exit(pid: int, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
         time.sleep(0.05)
+
+
+def rewrite(client: redis.Redis, name: str, change: Callable) -> int:
+    """Rewrite one key under WATCH: `change(pipe, name)` reads it and returns what to
+    write (a function of the MULTI), or None for nothing; a write to the key meanwhile
+    makes it read again. Returns 1 when it wrote."""
+    while True:
+        with client.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(name)
+                write = change(pipe, name)
+                if write is None:
+                    return 0
+                pipe.multi()
+                write(pipe)
+                pipe.execute()
+                return 1
+            except redis.WatchError:
+                continue

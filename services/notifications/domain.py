@@ -60,6 +60,11 @@ class BookingEvent:
         return replace(self, payload=erased_payload(self.payload))
 
     @property
+    def owner(self) -> str:
+        """The partner whose booking it is ("" for one made before partner accounts)."""
+        return self.payload.get("owner") or ""
+
+    @property
     def sequence(self) -> int:
         return int(self.booking.get("sequence") or 0)
 
@@ -160,9 +165,14 @@ class Endpoint:
     created_at: str
     studios: tuple[str, ...] | None = None
 
-    def wants(self, event_type: str, studio: str) -> bool:
-        in_scope = self.studios is None or studio in self.studios
-        return in_scope and event_type in self.events
+    def wants(self, event_type: str, studio: str, owner: str = "") -> bool:
+        """An event of this type, at a studio it sees, about its owner's own booking (an
+        admin's endpoint hears every studio's; a booking from before partner accounts
+        has no owner and is heard by its studio's endpoints)."""
+        if self.studios is None:
+            return event_type in self.events
+        return (event_type in self.events and studio in self.studios
+                and owner in ("", self.owner))
 
 
 @dataclass(frozen=True)
@@ -211,7 +221,7 @@ def plan_emails(event: BookingEvent, now: datetime) -> list[Delivery]:
 def plan_webhooks(event: BookingEvent, endpoints: Sequence[Endpoint],
                   now: datetime) -> list[Delivery]:
     return [_delivery(event, "webhook", e.id, event.type, now)
-            for e in endpoints if e.wants(event.type, event.studio)]
+            for e in endpoints if e.wants(event.type, event.studio, event.owner)]
 
 
 def plan_reminders(event: BookingEvent, offsets_min: Sequence[float],

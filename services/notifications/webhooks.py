@@ -86,8 +86,9 @@ def post_webhook(session: requests.Session, endpoint: Endpoint | None, delivery:
     """One attempt; a 2xx answer is delivered, anything else raises DeliveryError."""
     if endpoint is None:
         raise DeliveryError("the endpoint was deleted, or its owner revoked")
-    if not endpoint.wants(delivery.event_type, delivery.studio):
-        raise DeliveryError("the endpoint's API key no longer sees this studio")
+    if not endpoint.wants(delivery.event_type, delivery.studio,
+                          delivery.payload.get("owner") or ""):
+        raise DeliveryError("the endpoint's owner no longer sees this studio")
     payload = json.dumps(body(delivery), separators=(",", ":"))
     # Signed with the real time: receivers reject timestamps more than minutes old.
     headers = signed_headers(endpoint.secret, delivery.event_id, payload, datetime.now(UTC))

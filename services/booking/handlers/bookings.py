@@ -3,6 +3,8 @@ may see; the steps that span services are in saga.py."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from services.booking import saga
 from services.booking.bootstrap import Context
 from services.booking.commands import (
@@ -35,7 +37,7 @@ def create_hold(ctx: Context, principal: Principal, wanted: SlotRequest) -> Hold
     principal.require_studio(wanted.studio, "studio")
     preferences = (clients.visible_client(ctx, principal, wanted.client).preferences
                    if wanted.client else Preferences())
-    hold = saga.hold_preferring(ctx, wanted, preferences)
+    hold = replace(saga.hold_preferring(ctx, wanted, preferences), owner=principal.owner)
     ctx.store.save_hold(hold)
     return hold
 
@@ -49,9 +51,8 @@ def drop_hold(ctx: Context, principal: Principal, hold_id: str) -> None:
 
 def partner_hold(ctx: Context, principal: Principal, hold_id: str) -> Hold:
     hold = ctx.store.get_hold(hold_id)
-    if hold is None:
+    if hold is None or not sees(principal, hold.studio, hold.owner):
         raise NotFound("no such hold")
-    principal.require_studio(hold.studio, "hold")
     return hold
 
 
@@ -62,7 +63,7 @@ def create_booking(ctx: Context, principal: Principal, request: BookingRequest,
     """Book once per Idempotency-Key: a replay answers with the booking it made (its
     hold is gone by then, so the key is claimed before anything is checked)."""
     if not ctx.store.claim(claim, ttl_s=2 * ctx.store.saga_timeout_s):
-        return get_booking(ctx, principal, _replayed_booking(ctx, claim))
+        return get_booking(ctx, principal, replayed_id(ctx, claim))
     try:
         taken = _usable_hold(ctx, principal, request.hold) if request.hold else None
         if not taken:
@@ -76,7 +77,7 @@ def create_booking(ctx: Context, principal: Principal, request: BookingRequest,
         booked = clients.record_new_client(ctx, booked, client)
     if request.intake:  # the answers given now are the client's latest on record
         ctx.clients.record_intake(booked.client, request.intake, ctx.clock.now())
-    return booked
+    return clients.forget_if_erased(ctx, booked)
 
 
 def _usable_hold(ctx: Context, principal: Principal, hold_id: str) -> Hold:
@@ -86,7 +87,8 @@ def _usable_hold(ctx: Context, principal: Principal, hold_id: str) -> Hold:
     return hold
 
 
-def _replayed_booking(ctx: Context, claim: Claim) -> str:
+def replayed_id(ctx: Context, claim: Claim) -> str:
+    """What the first request with this key made (a booking, or a waitlist entry)."""
     record = ctx.store.claim_record(claim)
     decision = decide(record, claim.fingerprint)
     if decision is Replay.REPLAY:
@@ -98,10 +100,18 @@ def _replayed_booking(ctx: Context, claim: Claim) -> str:
 
 def get_booking(ctx: Context, principal: Principal, booking_id: str) -> Booking:
     booking = ctx.store.get(booking_id)
-    if booking is None or not booking.visible:
+    if booking is None or not booking.visible or not sees(principal, booking.studio,
+                                                          booking.owner):
         raise NotFound("no such booking")
-    principal.require_studio(booking.studio, "booking")
     return booking
+
+
+def sees(principal: Principal, studio: str, owner: str) -> bool:
+    """A partner sees its own holds and bookings at its studios (one made before
+    partner accounts has no owner: its studio's partners see it); an admin, all."""
+    if principal.is_admin:
+        return True
+    return principal.sees(studio) and owner in ("", principal.owner)
 
 
 def cancel_booking(ctx: Context, principal: Principal, command: Cancel) -> Booking:
@@ -118,8 +128,9 @@ def finish_booking(ctx: Context, principal: Principal, command: Finish) -> Booki
 
 
 def list_bookings(ctx: Context, principal: Principal, query: ListBookings) -> dict:
-    """One page in start order. Filters apply while the index is read, so a page can
-    be short; `next_cursor` is null only once the range is exhausted."""
+    """One page in start order; a partner's own bookings only. Filters apply while the
+    index is read, so a page can be short; `next_cursor` is null only once the range
+    is exhausted."""
     if query.studio and not principal.sees(query.studio):
         return {"items": [], "next_cursor": None}
     index, cursor, limit = query.studio or _only_studio(principal), query.cursor, query.limit
@@ -137,7 +148,7 @@ def list_bookings(ctx: Context, principal: Principal, query: ListBookings) -> di
 
 
 def _listed(booking: Booking | None, principal: Principal, status: str | None) -> bool:
-    return (booking is not None and principal.sees(booking.studio)
+    return (booking is not None and sees(principal, booking.studio, booking.owner)
             and status in (None, booking.status))
 
 

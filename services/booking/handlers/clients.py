@@ -4,10 +4,12 @@ privacy law gives them: an export of everything held, and erasure."""
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import replace
 
 from services.booking import saga
 from services.booking.bootstrap import Context
+from services.booking.clients import Saved
 from services.booking.commands import (
     BookingRequest,
     ChangeClient,
@@ -63,15 +65,20 @@ def change_client(ctx: Context, principal: Principal, command: ChangeClient) -> 
     if "preferences" in changes:
         changes["preferences"] = replace(before.preferences, **changes["preferences"])
     after = replace(before, **changes, updated_at=ctx.clock.now())
-    saved = ctx.clients.save(before, after)
-    if saved is None:
+    outcome = ctx.clients.save(before, after)
+    if outcome == Saved.EMAIL_TAKEN:
         raise Conflict("another client of yours has that email")
-    return saved
+    if outcome == Saved.CHANGED:
+        raise Conflict("the client changed meanwhile; read it again")
+    return after
 
 
 def record_intake(ctx: Context, principal: Principal, command: RecordIntake) -> IntakeRecord:
     client = visible_client(ctx, principal, command.client_id)
-    return ctx.clients.record_intake(client.id, command.answers, ctx.clock.now())
+    recorded = ctx.clients.record_intake(client.id, command.answers, ctx.clock.now())
+    if recorded is None:
+        raise NotFound("no such client")  # erased meanwhile
+    return recorded
 
 
 def client_bookings(ctx: Context, principal: Principal, query: ClientBookings) -> dict:
@@ -126,13 +133,38 @@ def erase(ctx: Context, principal: Principal, command: EraseClient) -> None:
         return
     client = visible_client(ctx, principal, command.client_id)
     now = ctx.clock.now()
-    bookings = ctx.store.client_bookings(client.id)
-    future = [b for b in bookings if b.status == "confirmed" and b.start > now]
+    future = [b for b in ctx.store.client_bookings(client.id)
+              if b.status == "confirmed" and b.start > now]
     if future and not command.cancel_future:
         raise HasFutureBookings(bookings=[b.id for b in future])
+    if not ctx.clients.begin_erasure(client.id):  # from here on, nothing writes to it
+        wait_for_erasure(ctx, client.id)  # a twin request is erasing it: same answer
+        return
+    try:
+        forget(ctx, principal, client, future, now)
+    except BaseException:
+        ctx.clients.end_erasure(client.id)  # nothing is lost: erasing again finishes it
+        raise
+
+
+TWIN_ERASURE_WAIT_S = 3.0
+
+
+def wait_for_erasure(ctx: Context, client_id: str) -> None:
+    """Until the erasure another request runs is done; 409 if it takes too long."""
+    deadline = time.monotonic() + TWIN_ERASURE_WAIT_S
+    while not ctx.clients.tombstone(client_id):
+        if time.monotonic() > deadline:
+            raise Conflict("the client is being erased; ask again in a moment")
+        time.sleep(0.05)
+
+
+def forget(ctx: Context, principal: Principal, client: Client, future: list[Booking],
+           now) -> None:
     for booking in future:
         saga.cancel(ctx, booking, ERASURE_REASON)
-    for booking in ctx.store.client_bookings(client.id):
+    bookings = ctx.store.client_bookings(client.id)  # failed and pending ones too
+    for booking in bookings:
         saga.erase(ctx, booking)
     ctx.store.publish(bus.Envelope(
         type="client.erased", source="booking", city=ctx.city,
@@ -141,3 +173,10 @@ def erase(ctx: Context, principal: Principal, command: EraseClient) -> None:
     ctx.clients.erase(client, {"at": now.isoformat(), "by": principal.owner,
                                "client": client.id, "bookings": len(bookings),
                                "cancelled": len(future)})
+
+
+def forget_if_erased(ctx: Context, booking: Booking) -> Booking:
+    """A booking made while its client was being erased loses their data too."""
+    if booking.client and ctx.clients.forgotten(booking.client):
+        return saga.erase(ctx, booking)
+    return booking

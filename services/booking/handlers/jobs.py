@@ -42,10 +42,14 @@ def retry_releases(ctx: Context) -> None:
 def purge_old_answers(ctx: Context) -> int:
     """Health answers are kept no longer than needed: those given more than the
     retention period ago go, from client records and from the bookings screened on
-    them (whose screening outcome stays). Returns how many went."""
-    cutoff = ctx.clock.now() - timedelta(days=ctx.infra.settings.intake_retention_days)
+    them (whose screening outcome stays). A booking may have been screened on answers
+    given up to the validity period before it was made, so its answers go that much
+    earlier. Returns how many went."""
+    settings, now = ctx.infra.settings, ctx.clock.now()
+    cutoff = now - timedelta(days=settings.intake_retention_days)
     purged = ctx.clients.purge_intakes_before(cutoff)
-    for booking_id in ctx.store.answers_older_than(cutoff):
+    booked_before = cutoff + timedelta(days=settings.intake_valid_days)
+    for booking_id in ctx.store.answers_older_than(booked_before):
         if (booking := ctx.store.get(booking_id)) and booking.screening.declared:
             purged += bool(saga.forget_answers(ctx, booking))
     return purged

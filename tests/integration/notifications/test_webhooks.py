@@ -209,3 +209,19 @@ def test_retries_stop_once_the_endpoints_partner_is_revoked(ctx, clock, api, red
         assert len(flaky.received) == 1
     assert entry["attempts"] == 2
     assert entry["last_error"] == "the endpoint was deleted, or its owner revoked"
+
+
+def test_a_partner_hears_only_of_its_own_bookings_at_a_shared_studio(ctx, worker, api,
+                                                                     redis_client, settings):
+    keys = KeyStore(redis_client, settings.city)
+    mine, my_key = keys.create_partner("mine", ["camden"])
+    _, rival_key = keys.create_partner("rival", ["camden"])
+    with receiving() as me, receiving() as rival:
+        api.keys.update(me=my_key, rival=rival_key)
+        api.add_webhook(me.url, as_="me")
+        api.add_webhook(rival.url, as_="rival")
+        payload = {**booking_payload(studio="camden"), "owner": mine.id}
+        publish(ctx, envelope("booking.created", payload))
+        received(me)
+        api.wait_for_entry(payload["booking"]["id"], "booking.created", "sent")
+        assert rival.received == []

@@ -33,10 +33,10 @@ def test_the_latest_intake_counts_whatever_the_order_they_are_listed_in():
     assert intake_on_record(records, NOW, 30) == PREGNANT
 
 
-def test_an_intake_is_valid_up_to_the_last_instant_of_its_period():
-    assert intake_on_record([recorded(FINE, 30)], NOW, 30) == FINE
+def test_an_intake_is_valid_while_younger_than_its_period():
+    assert intake_on_record([recorded(FINE, 29.9999)], NOW, 30) == FINE
     with pytest.raises(IntakeRequired) as refused:
-        intake_on_record([recorded(FINE, 30.0001)], NOW, 30)
+        intake_on_record([recorded(FINE, 30)], NOW, 30)
     assert refused.value.extra == {"reason": "expired"}
 
 
