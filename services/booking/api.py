@@ -17,7 +17,7 @@ from services.booking.commands import (
 )
 from services.booking.domain import fingerprint
 from services.booking.handlers import bookings as handlers
-from services.booking.handlers import clients
+from services.booking.handlers import clients, waitlist
 from services.booking.schemas import (
     BookingPageSchema,
     BookingQuerySchema,
@@ -35,9 +35,13 @@ from services.booking.schemas import (
     IdempotencyHeaderSchema,
     IntakeRecordSchema,
     IntakeSchema,
+    JoinWaitlistSchema,
     NewClientSchema,
     RescheduleSchema,
     SlotRequestSchema,
+    WaitlistEntrySchema,
+    WaitlistPageSchema,
+    WaitlistQuerySchema,
 )
 from services.booking.store import Claim
 from services.common.auth import current_principal
@@ -265,3 +269,79 @@ def erase_client(query, client_id: str):
     which cancels them first (with the usual events). Asking again answers 204."""
     command = EraseClient(client_id, query["cancel_future"])
     clients.erase(ctx(), current_principal(), command)
+
+
+# the waitlist
+
+ENTRY_ID = {"entry_id": "$response.body#/id"}
+
+
+@blp.post("/waitlist")
+@operation(blp, "joinWaitlist", 201, GetWaitlistEntry=("getWaitlistEntry", ENTRY_ID),
+           LeaveWaitlist=("leaveWaitlist", ENTRY_ID))
+@blp.arguments(IdempotencyHeaderSchema(), location="headers", as_kwargs=True)
+@blp.arguments(JoinWaitlistSchema)
+@blp.response(201, WaitlistEntrySchema)
+@problems(blp, "not_found", "validation_error", "outside_booking_window", "intake_required",
+          "contraindicated", "idempotency_conflict", "idempotency_in_progress",
+          "dependency_unavailable")
+def join_waitlist(command, key: str):
+    """Wait for time at a studio (or any of several) within up to 10 windows. The
+    client is screened now, as for a booking. When time frees that fits, the
+    earliest-joined entry is offered it: `status` becomes `offered`, with the `offer`
+    held for SPA_WAITLIST_OFFER_MIN minutes (15), and `waitlist.offered` goes out
+    (webhook, and an email to the client)."""
+    principal = current_principal()
+    claim = Claim(f"wl:{principal.owner}"[:40], key, fingerprint(request.get_json()))
+    return waitlist.join(ctx(), principal, command, claim)
+
+
+@blp.get("/waitlist")
+@operation(blp, "listWaitlist", 200, GetWaitlistEntry=(
+    "getWaitlistEntry", {"entry_id": "$response.body#/items/0/id"}))
+@blp.arguments(WaitlistQuerySchema, location="query")
+@blp.response(200, WaitlistPageSchema)
+@problems(blp, "validation_error")
+def list_waitlist(query):
+    """Your entries in join order (`next_cursor` for the next page)."""
+    return waitlist.list_entries(ctx(), current_principal(), query)
+
+
+@blp.get("/waitlist/<entry_id>")
+@operation(blp, "getWaitlistEntry")
+@blp.response(200, WaitlistEntrySchema)
+@problems(blp, "not_found")
+def get_waitlist_entry(entry_id: str):
+    return waitlist.visible_entry(ctx(), current_principal(), entry_id)
+
+
+@blp.delete("/waitlist/<entry_id>")
+@operation(blp, "leaveWaitlist")
+@blp.response(204)
+@problems(blp, "not_found", "invalid_transition", "conflict")
+def leave_waitlist(entry_id: str):
+    """Leave the line; an offer held for the entry goes to the next one."""
+    waitlist.leave(ctx(), current_principal(), entry_id)
+
+
+@blp.post("/waitlist/<entry_id>/accept")
+@operation(blp, "acceptWaitlistOffer", 201, **BOOKING_LINKS)
+@blp.arguments(IdempotencyHeaderSchema(), location="headers", as_kwargs=True)
+@blp.response(201, BookingSchema)
+@problems(blp, *BOOKING_REFUSALS, "invalid_transition")
+def accept_waitlist_offer(key: str, entry_id: str):
+    """Book the offered time, exactly as POST /v1/bookings books a hold (the same
+    answer, events and emails); the entry becomes `booked`."""
+    principal = current_principal()
+    claim = Claim(principal.owner[:32], key, fingerprint({"waitlist": entry_id}))
+    return waitlist.accept(ctx(), principal, entry_id, claim)
+
+
+@blp.post("/waitlist/<entry_id>/decline")
+@operation(blp, "declineWaitlistOffer", 200, GetWaitlistEntry=("getWaitlistEntry", ENTRY_ID))
+@blp.response(200, WaitlistEntrySchema)
+@problems(blp, "not_found", "invalid_transition", "conflict")
+def decline_waitlist_offer(entry_id: str):
+    """Decline the offer: its time goes to the next in line; the entry waits on in its
+    place and is not offered that start again."""
+    return waitlist.decline(ctx(), current_principal(), entry_id)

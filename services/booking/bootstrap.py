@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from services.booking.availability_client import AvailabilityClient
 from services.booking.clients import ClientStore
 from services.booking.store import BookingStore
+from services.booking.waitlist_store import WaitlistStore
 from services.common.clock import Clock
 from services.common.rpc import RpcClient
 from services.common.service import Infra
@@ -18,6 +19,7 @@ class Context:
     infra: Infra
     store: BookingStore
     clients: ClientStore
+    waitlist: WaitlistStore
     availability: AvailabilityClient
     clock: Clock = field(default_factory=Clock)
 
@@ -42,4 +44,5 @@ def bootstrap(infra: Infra, clock: Clock | None = None) -> Context:
     store = BookingStore(infra.redis, infra.settings.city, saga_timeout_s(infra), clock,
                          vault)
     clients = ClientStore(infra.redis, infra.settings.city, clock, vault)
-    return Context(infra, store, clients, AvailabilityClient(infra), clock)
+    waitlist = WaitlistStore(infra.redis, store)
+    return Context(infra, store, clients, waitlist, AvailabilityClient(infra), clock)

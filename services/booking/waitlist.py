@@ -50,11 +50,12 @@ class Offer:
     room: str
     price: dict
     expires_at: datetime
+    therapist_name: str = ""  # what the offer email calls the therapist
 
     @classmethod
     def of(cls, hold: Hold) -> Offer:
         return cls(hold.id, hold.studio, hold.start, hold.end, hold.therapist.id, hold.room.id,
-                   hold.price, hold.expires_at)
+                   hold.price, hold.expires_at, hold.therapist.name)
 
 
 @dataclass(frozen=True)

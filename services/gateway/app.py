@@ -26,7 +26,7 @@ ROUTES = {
     "/v1/studios": "availability", "/v1/rooms": "availability", "/v1/addons": "availability",
     "/v1/therapists": "availability", "/v1/treatments": "availability",
     "/v1/slots": "availability", "/v1/holds": "booking", "/v1/bookings": "booking",
-    "/v1/clients": "booking",
+    "/v1/clients": "booking", "/v1/waitlist": "booking",
     "/v1/webhooks": "notifications", "/v1/notifications": "notifications",
 }
 SERVICES = ("availability", "booking", "notifications")

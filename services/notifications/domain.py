@@ -11,6 +11,10 @@ from datetime import datetime, timedelta
 
 BOOKING_EVENTS = ("booking.created", "booking.cancelled", "booking.rescheduled",
                   "booking.completed", "booking.no_show")
+WAITLIST_EVENTS = ("waitlist.joined", "waitlist.offered", "waitlist.accepted",
+                   "waitlist.declined", "waitlist.offer_expired", "waitlist.expired",
+                   "waitlist.left")
+WEBHOOK_EVENTS = BOOKING_EVENTS + WAITLIST_EVENTS
 CHANNELS = ("email", "webhook")
 STATUSES = ("pending", "sent", "failed")
 REMINDER_KINDS = ("reminder", "last_meal")
@@ -18,12 +22,14 @@ ERASED = "erased"  # what a client's personal data reads once they asked to be f
 
 # The email each event sends the customer; completed and no-show send none.
 EMAIL_KINDS = {"booking.created": "confirmation", "booking.cancelled": "cancellation",
-               "booking.rescheduled": "reschedule"}
+               "booking.rescheduled": "reschedule", "waitlist.offered": "waitlist_offer"}
 
 
 @dataclass(frozen=True)
 class BookingEvent:
-    """A booking.* event as notifications reads it (docs/internal-contracts.md)."""
+    """A booking.* or waitlist.* event as notifications reads it
+    (docs/internal-contracts.md). Its subject is the booking, or the waitlist entry:
+    deliveries are logged under the subject's id."""
 
     id: str
     type: str
@@ -36,12 +42,24 @@ class BookingEvent:
         return self.payload["booking"]
 
     @property
+    def is_waitlist(self) -> bool:
+        return "entry" in self.payload
+
+    @property
+    def subject(self) -> dict:
+        return self.payload["entry"] if self.is_waitlist else self.payload["booking"]
+
+    @property
     def booking_id(self) -> str:
-        return str(self.booking["id"])
+        """The subject's id: the booking's, or the waitlist entry's."""
+        return str(self.subject["id"])
 
     @property
     def studio(self) -> str:
-        return self.booking["studio"]
+        if not self.is_waitlist:
+            return self.booking["studio"]
+        offer = self.subject.get("offer")
+        return offer["studio"] if offer else self.subject["studios"][0]
 
     @property
     def start(self) -> datetime:
@@ -49,7 +67,8 @@ class BookingEvent:
 
     @property
     def recipient(self) -> str:
-        return self.booking["customer"]["email"]
+        customer = self.payload["customer"] if self.is_waitlist else self.booking["customer"]
+        return customer["email"]
 
     @property
     def erased(self) -> bool:
@@ -140,10 +159,11 @@ class Delivery:
 
 
 def erased_payload(payload: dict) -> dict:
-    """A booking event's payload with the client's personal data replaced."""
-    booking = {**payload["booking"], "customer": {"name": ERASED, "email": ERASED,
-                                                  "phone": None}}
-    erased = {**payload, "booking": booking}
+    """An event's payload with the client's personal data replaced."""
+    nobody = {"name": ERASED, "email": ERASED, "phone": None}
+    if "entry" in payload:
+        return {**payload, "customer": nobody}
+    erased = {**payload, "booking": {**payload["booking"], "customer": nobody}}
     if erased.get("reason"):
         erased["reason"] = ""  # free text a partner typed: it may name the client
     return erased
@@ -226,7 +246,7 @@ def plan_webhooks(event: BookingEvent, endpoints: Sequence[Endpoint],
 
 def plan_reminders(event: BookingEvent, offsets_min: Sequence[float],
                    now: datetime) -> list[Delivery]:
-    if event.erased:
+    if event.erased or event.is_waitlist:
         return []
     due = reminder_times(event.start, offsets_min, event.no_food_before_min, now)
     return [_delivery(event, "email", event.recipient, r.kind, r.due) for r in due]

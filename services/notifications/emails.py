@@ -19,6 +19,7 @@ SUBJECTS = {
     "cancellation": "Cancelled: {treatment} at {studio}, {when}",
     "reminder": "Reminder: {treatment} at {studio}, {when}",
     "last_meal": "Time for your last meal before {treatment} on {when}",
+    "waitlist_offer": "A time for you: {treatment} at {studio}, {when}",
 }
 
 
@@ -48,9 +49,12 @@ class Appointment:
     late_fee: str = ""
     no_show_fee: str = ""
     fee: str = ""  # what the cancellation costs; "" when nothing
+    offer_expires_at: datetime | None = None  # a waitlist offer: accept before this
 
     @classmethod
     def from_payload(cls, payload: dict) -> Appointment:
+        if "entry" in payload:
+            return cls.from_offer(payload)
         booking, context = payload["booking"], payload["context"]
         zone = ZoneInfo(context["studio"]["timezone"])
         previous = payload.get("previous") or {}
@@ -70,6 +74,22 @@ class Appointment:
             late_cancellation=bool(booking.get("late_cancellation")),
             addons=tuple(a["name"] for a in context.get("addons") or ()),
             **policy_facts(booking.get("policy"), booking.get("fee"), zone))
+
+    @classmethod
+    def from_offer(cls, payload: dict) -> Appointment:
+        """A waitlist offer: time held for the client, theirs if they accept in time."""
+        entry, context = payload["entry"], payload["context"]
+        offer, zone = entry["offer"], ZoneInfo(context["studio"]["timezone"])
+        return cls(
+            booking_id=str(entry["id"]), customer_name=payload["customer"]["name"],
+            studio_name=context["studio"]["name"],
+            studio_address=str(context["studio"].get("address") or ""),
+            treatment=context["treatment"]["name"],
+            therapist=(context.get("therapist") or {}).get("name", ""),
+            duration_min=int(entry["duration"]), start=_local(offer["start"], zone),
+            end=_local(offer["end"], zone), price=money(offer["price"]), preparation=(),
+            aftercare=(), no_food_before_min=None, sequence=0,
+            offer_expires_at=_local(offer["expires_at"], zone))
 
     @property
     def last_meal_at(self) -> datetime | None:

@@ -12,13 +12,18 @@ from services.notifications.bootstrap import Context
 from services.notifications.commands import RegisterWebhook
 from services.notifications.deliveries import live_endpoints, scope_of
 from services.notifications.domain import (
+    WAITLIST_EVENTS,
     BookingEvent,
     Delivery,
     Endpoint,
     plan_emails,
     plan_webhooks,
 )
-from services.notifications.schemas import BookingEventPayloadSchema, ClientErasedPayloadSchema
+from services.notifications.schemas import (
+    BookingEventPayloadSchema,
+    ClientErasedPayloadSchema,
+    WaitlistEventPayloadSchema,
+)
 from services.notifications.webhooks import new_endpoint_id, new_secret, url_refusal
 
 # events
@@ -44,11 +49,18 @@ def on_ended(ctx: Context, envelope: Envelope) -> None:
     notify(ctx, event)
 
 
+def on_waitlist(ctx: Context, envelope: Envelope) -> None:
+    """A waitlist entry changed: the partner hears of it; an offer also emails the
+    client (EMAIL_KINDS)."""
+    notify(ctx, read(ctx, envelope))
+
+
 def on_client_erased(ctx: Context, envelope: Envelope) -> None:
-    """The client asked to be forgotten: every delivery about their bookings loses
-    their name, email and phone (emails not yet sent, reminders included, never go),
-    and events of those bookings still to come are read as erased."""
-    for booking_id in ERASURE.load(envelope.payload)["bookings"]:
+    """The client asked to be forgotten: every delivery about their bookings and
+    waitlist entries loses their name, email and phone (emails not yet sent, reminders
+    included, never go), and events of those still to come are read as erased."""
+    erased = ERASURE.load(envelope.payload)
+    for booking_id in [*erased["bookings"], *erased["waitlist"]]:
         ctx.store.mark_erased(booking_id)
         for delivery in ctx.store.for_booking(booking_id):
             ctx.store.save(delivery.erased())
@@ -56,16 +68,19 @@ def on_client_erased(ctx: Context, envelope: Envelope) -> None:
 
 EVENT_HANDLERS = {"booking.created": on_created, "booking.rescheduled": on_rescheduled,
                   "booking.cancelled": on_ended, "booking.completed": on_ended,
-                  "booking.no_show": on_ended, "client.erased": on_client_erased}
+                  "booking.no_show": on_ended, "client.erased": on_client_erased,
+                  **dict.fromkeys(WAITLIST_EVENTS, on_waitlist)}
 
 PAYLOAD = BookingEventPayloadSchema()  # built once: a schema is costly to build, not to use
+WAITLIST_PAYLOAD = WaitlistEventPayloadSchema()
 ERASURE = ClientErasedPayloadSchema()
 
 
 def read_event(envelope: Envelope) -> BookingEvent:
     """The event, once its payload holds what we render (else it is retried, then
     dead-lettered, by the bus). The payload itself is kept as booking sent it."""
-    if errors := PAYLOAD.validate(envelope.payload):
+    schema = WAITLIST_PAYLOAD if envelope.type in WAITLIST_EVENTS else PAYLOAD
+    if errors := schema.validate(envelope.payload):
         raise ValidationError(errors)
     return BookingEvent(envelope.id, envelope.type, envelope.occurred_at, envelope.payload,
                         envelope.correlation_id)

@@ -1,6 +1,7 @@
 """What notifications consumes and publishes, and the guarantee of each.
 
-consumes  booking.*, client.erased  on the durable queue `notifications.events`:
+consumes  booking.*, waitlist.*, client.erased  on the durable queue
+          `notifications.events`:
           AT-LEAST-ONCE, acked after the handler; deduped by envelope id; retried with
           backoff, then dead-lettered (services/common/bus.py). On top of that each
           delivery is created once (SET NX on its derived id) and never re-sent once
@@ -26,7 +27,7 @@ from services.notifications.bootstrap import Context
 from services.notifications.schemas import SentAboutParams, SentAboutSchema
 
 SERVICE = "notifications"
-QUEUE = bus.event_queue("notifications.events", ["booking.*", "client.erased"])
+QUEUE = bus.event_queue("notifications.events", ["booking.*", "waitlist.*", "client.erased"])
 QUEUES = [QUEUE, rpc_queue(SERVICE)]
 PUBLISHES = ("notification.sent", "notification.failed")
 SEND_DUE_EVERY_S = 0.2

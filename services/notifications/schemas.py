@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, validate
 
 from services.notifications.commands import RegisterWebhook
-from services.notifications.domain import BOOKING_EVENTS, CHANNELS, ERASED, STATUSES
+from services.notifications.domain import CHANNELS, ERASED, STATUSES, WEBHOOK_EVENTS
 
 # HTTP
 
@@ -17,7 +17,7 @@ from services.notifications.domain import BOOKING_EVENTS, CHANNELS, ERASED, STAT
 class WebhookInSchema(Schema):
     url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False,
                      validate=validate.Length(max=2000))
-    events = fields.List(fields.String(validate=validate.OneOf(BOOKING_EVENTS)),
+    events = fields.List(fields.String(validate=validate.OneOf(WEBHOOK_EVENTS)),
                          required=True, validate=validate.Length(min=1))
 
     @post_load
@@ -143,9 +143,36 @@ class BookingEventPayloadSchema(_Open):
     reason = fields.String(allow_none=True)
 
 
+class OfferSchema(_Open):
+    studio = fields.String(required=True)
+    start = fields.AwareDateTime(required=True)
+    end = fields.AwareDateTime(required=True)
+    price = fields.Nested(MoneySchema, required=True)
+    expires_at = fields.AwareDateTime(required=True)
+
+
+class EntrySchema(_Open):
+    id = fields.String(required=True)
+    studios = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    duration = fields.Integer(required=True)
+    offer = fields.Nested(OfferSchema, allow_none=True)
+
+
+class OfferContextSchema(_Open):
+    studio = fields.Nested(StudioContextSchema, required=True)
+    treatment = fields.Nested(NamedSchema, required=True)
+
+
+class WaitlistEventPayloadSchema(_Open):
+    entry = fields.Nested(EntrySchema, required=True)
+    customer = fields.Nested(CustomerSchema, required=True)
+    context = fields.Nested(OfferContextSchema)
+
+
 class ClientErasedPayloadSchema(_Open):
     client = fields.String(required=True)
     bookings = fields.List(fields.String(), required=True)
+    waitlist = fields.List(fields.String(), load_default=list)
 
 
 # RPC

@@ -61,8 +61,13 @@ def new_endpoint_id() -> str:
 
 
 def body(delivery: Delivery) -> dict:
-    """{type, timestamp, data}: data is the booking as the event carried it."""
-    booking = {k: v for k, v in delivery.payload["booking"].items() if k != "intake"}
+    """{type, timestamp, data}: data is the booking as the event carried it, or the
+    waitlist entry with its `customer`."""
+    payload = delivery.payload
+    if "entry" in payload:
+        return {"type": delivery.event_type, "timestamp": delivery.occurred_at,
+                "data": {**payload["entry"], "customer": payload["customer"]}}
+    booking = {k: v for k, v in payload["booking"].items() if k != "intake"}
     return {"type": delivery.event_type, "timestamp": delivery.occurred_at, "data": booking}
 
 

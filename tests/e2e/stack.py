@@ -24,7 +24,7 @@ from services.common.devstack import ROOT, process_commands
 from services.common.redis import connect, free_port
 from tests.helpers import wait_for
 
-STARTED_BY_TESTS = ("notifications-worker",)
+STARTED_BY_TESTS = ("notifications-worker", "booking-worker")
 
 
 LONDON = ZoneInfo("Europe/London")
@@ -134,6 +134,8 @@ def stack_env(data_dir: Path, smtp_url: str) -> dict[str, str]:
         "SPA_BUS_RETRY_DELAYS_S": "0.2,0.4", "SPA_WEBHOOK_RETRY_DELAYS_S": "0.2,0.4",
         "SPA_WEBHOOK_ALLOW_PRIVATE": "1", "SPA_RATE_LIMIT_PER_MINUTE": "100000",
         "SPA_ADDRESS_RATE_LIMIT_PER_MINUTE": "100000",
+        # a killed worker's unfinished event runs again within seconds, not minutes
+        "SPA_BUS_VISIBILITY_TIMEOUT_S": "5", "SPA_BUS_HANDLER_LEASE_S": "10",
         "SPA_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
     })
     return env

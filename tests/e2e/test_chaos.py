@@ -64,11 +64,8 @@ def receiver():
 
 @pytest.fixture(scope="module")
 def chaos(tmp_path_factory, outside, smtp_server, receiver):
-    # A killed worker's unfinished event comes back after the visibility timeout and
-    # runs once the dead handler's lease lapses: short ones, so a test sees it happen.
     env = {"SPA_REDIS_URL": outside.store.url, "SPA_BROKER_URL": outside.proxy.url,
-           "SPA_RPC_TIMEOUT_S": str(RPC_TIMEOUT_S), "SPA_BUS_VISIBILITY_TIMEOUT_S": "5",
-           "SPA_BUS_HANDLER_LEASE_S": "10"}
+           "SPA_RPC_TIMEOUT_S": str(RPC_TIMEOUT_S)}
     with running_stack(tmp_path_factory.mktemp("chaos"), smtp_server, env,
                        started_by_tests=WORKERS) as stack:
         hook = stack.post("/v1/webhooks", json={

@@ -168,7 +168,8 @@ def forget(ctx: Context, principal: Principal, client: Client, future: list[Book
         saga.erase(ctx, booking)
     ctx.store.publish(bus.Envelope(
         type="client.erased", source="booking", city=ctx.city,
-        payload={"client": client.id, "bookings": [b.id for b in bookings]},
+        payload={"client": client.id, "bookings": [b.id for b in bookings],
+                 "waitlist": [e.id for e in ctx.waitlist.of_client(client.id)]},
         correlation_id=correlation_id(), occurred_at=now.isoformat()))
     ctx.clients.erase(client, {"at": now.isoformat(), "by": principal.owner,
                                "client": client.id, "bookings": len(bookings),

@@ -11,6 +11,7 @@ hold back, which frees the time again: the next entry is offered it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -190,6 +191,18 @@ def on_joined(ctx: Context, envelope: bus.Envelope) -> None:
         offer_freed_time(ctx, studio)
 
 
+def on_client_erased(ctx: Context, envelope: bus.Envelope) -> None:
+    """An erased client's entries leave the line (an offer's time goes on to the next)."""
+    for entry in ctx.waitlist.of_client(envelope.payload["client"]):
+        if entry.in_line:
+            left = entry.left(ctx.clock.now())
+            if entry.offer:
+                with contextlib.suppress(Conflict):  # booked meanwhile: erased like others
+                    give_back(ctx, entry, left, "waitlist.left")
+            else:
+                ctx.waitlist.save(Save(entry, left, event(ctx, "waitlist.left", left)))
+
+
 def offer_freed_time(ctx: Context, studio: str, start: datetime | None = None,
                      end: datetime | None = None) -> list[Entry]:
     """Go down the studio's line in join order: each waiting entry that time freed in
@@ -226,9 +239,18 @@ def offer(ctx: Context, entry: Entry, studio: str) -> Entry | None:
     offered = entry.offered(Offer.of(hold), now)
     saved = ctx.waitlist.save(Save(entry, offered, event(ctx, "waitlist.offered", offered),
                                    hold=replace(hold, owner=entry.owner)))
-    if saved is None:  # it changed meanwhile (left, or offered elsewhere): time back
-        saga.release_now(ctx, hold.id)
+    if saved is None:
+        give_back_unless_offered(ctx, entry.id, hold.id)
     return saved
+
+
+def give_back_unless_offered(ctx: Context, entry_id: str, hold_id: str) -> None:
+    """The entry changed while its time was held: a twin worker offered it this same
+    hold (the id is the entry's), which stays; else the entry left or was offered
+    other time, and this time goes back."""
+    now = ctx.waitlist.get(entry_id)
+    if not (now and now.offer and now.offer.hold == hold_id):
+        saga.release_now(ctx, hold_id)
 
 
 def offer_ttl_s(ctx: Context) -> int:
@@ -298,5 +320,6 @@ def offer_context(ctx: Context, entry: Entry) -> dict:
     studio, treatment = described.studio, described.treatment
     return {"studio": {"id": studio.id, "name": studio.name, "address": studio.address,
                        "timezone": studio.timezone},
-            "treatment": {"id": treatment.id, "name": treatment.name}}
+            "treatment": {"id": treatment.id, "name": treatment.name},
+            "therapist": {"id": entry.offer.therapist, "name": entry.offer.therapist_name}}
 

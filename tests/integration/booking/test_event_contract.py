@@ -41,7 +41,7 @@ def emitted(partner, availability, ctx) -> dict:
 
 
 def test_booking_publishes_exactly_the_events_notifications_handles():
-    assert set(booking_queues.PUBLISHES) == {*notifications.BOOKING_EVENTS, "client.erased"}
+    assert set(booking_queues.PUBLISHES) == {*notifications.WEBHOOK_EVENTS, "client.erased"}
     assert set(handlers.EVENT_HANDLERS) == set(booking_queues.PUBLISHES)
 
 
