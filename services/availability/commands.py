@@ -41,6 +41,23 @@ class HoldSlot:
 
 
 @dataclass(frozen=True)
+class Reserve:
+    """Hold and confirm in one step for a booking whose saga chose `hold_id`;
+    `prefer`: a therapist to take when free (else the best able one)."""
+
+    studio: str
+    treatment: str
+    duration: int
+    start: datetime
+    hold_id: str
+    booking_id: str
+    therapist: str | None = None
+    addons: tuple[str, ...] = ()
+    therapist_gender: str | None = None
+    prefer: str | None = None
+
+
+@dataclass(frozen=True)
 class HoldFirst:
     """Hold the earliest free start within `windows` ([from, to) instants, the whole
     appointment inside one), except those in `skip`: a waitlist offer."""

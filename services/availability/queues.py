@@ -1,9 +1,9 @@
 """What availability consumes and publishes, and the guarantee of each.
 
-serves    RPC `availability.rpc` (describe, hold, hold_first, confirm, release; `ping`
-          for checks): a request is acked after its reply is sent; requests past the
-          caller's deadline are dropped. hold and hold_first are idempotent for a
-          caller-chosen hold_id, confirm for the same booking, release always.
+serves    RPC `availability.rpc` (describe, reserve, hold, hold_first, confirm, release;
+          `ping` for checks): a request is acked after its reply is sent; requests past
+          the caller's deadline are dropped. reserve, hold and hold_first are idempotent
+          for a caller-chosen hold_id, confirm for the same booking, release always.
 publishes slot.released (time a release or an expiry freed) and slot.opened (a catalog
           change that may have opened time): AT-LEAST-ONCE, from each studio's freed
           set, which the release script and the catalog change write atomically with
@@ -27,6 +27,7 @@ from services.availability.schemas import (
     HoldFirstParams,
     HoldParams,
     ReleaseParams,
+    ReserveParams,
 )
 from services.common.bus import Periodic
 from services.common.rpc import Method, RpcServer, rpc_method, rpc_queue
@@ -50,6 +51,7 @@ def methods(ctx: Context) -> dict[str, Method]:
         "hold": rpc_method(bound(reservations.hold), HoldParams(), HeldView()),
         "hold_first": rpc_method(bound(reservations.hold_first), HoldFirstParams(),
                                  HeldView()),
+        "reserve": rpc_method(bound(reservations.reserve), ReserveParams(), HeldView()),
         "confirm": rpc_method(bound(reservations.confirm), ConfirmParams()),
         "release": rpc_method(bound(reservations.release), ReleaseParams()),
     }

@@ -18,6 +18,7 @@ from services.availability.commands import (
     HoldFirst,
     HoldSlot,
     Release,
+    Reserve,
     SearchSlots,
 )
 from services.availability.domain import (
@@ -555,6 +556,8 @@ class HeldView(Schema):
     addons = fields.List(fields.String(), attribute="reservation.addons")
     price_breakdown = fields.Nested(PriceBreakdownView)
     cancellation = fields.Nested(CancellationSchema)
+    catalog_version = fields.Integer(allow_none=True, metadata={
+        "description": "reserve: the catalog version it was decided by"})
 
 
 class CommaList(fields.String):
@@ -628,6 +631,24 @@ class HoldParams(Schema):
     @post_load
     def make(self, data, **kwargs) -> HoldSlot:
         return HoldSlot(**{**data, "addons": tuple(data["addons"])})
+
+
+class ReserveParams(Schema):
+    studio = fields.String(required=True)
+    treatment = fields.String(required=True)
+    duration = fields.Integer(required=True)
+    start = instant(required=True)
+    hold_id = fields.String(required=True, validate=TOKEN)
+    booking_id = fields.String(required=True, validate=validate.Length(1, 64))
+    therapist = fields.String(load_default=None, allow_none=True)
+    addons = fields.List(fields.String(), load_default=(), validate=validate.Length(max=10))
+    therapist_gender = fields.String(load_default=None, allow_none=True,
+                                     validate=validate.OneOf(GENDERS))
+    prefer = fields.String(load_default=None, allow_none=True)
+
+    @post_load
+    def make(self, data, **kwargs) -> Reserve:
+        return Reserve(**{**data, "addons": tuple(data["addons"])})
 
 
 class WindowParams(Schema):

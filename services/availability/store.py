@@ -61,9 +61,9 @@ class Store:
     def __init__(self, client: redis.Redis, city: str):
         self.redis = client
         self.city = city
-        self._hold, self._confirm, self._release = (
+        self._hold, self._confirm, self._release, self._reserve = (
             client.register_script((LUA / f"{name}.lua").read_text())
-            for name in ("hold", "confirm", "release"))
+            for name in ("hold", "confirm", "release", "reserve"))
 
     def k(self, *parts: str) -> str:
         return key(self.city, "availability", *parts)
@@ -153,6 +153,17 @@ class Store:
                                                     r.expires_at + RECORD_GRACE_S,
                                                     catalog_version])
         return status, decode(found) if status in ("held", "exists") else None
+
+    def reserve(self, r: Reservation, pairs: list[tuple[str, str]], now: int,
+                catalog_version: int) -> tuple[str, Reservation | None]:
+        """("reserved" | "other_booking" | "taken" | "stale", the reservation): the first
+        free pair of `pairs`, written confirmed for `r.booking_id`, in one script."""
+        ledger, record, _, version = self.studio_keys(r.studio, r.hold_id)
+        status, found = self._reserve(
+            keys=[ledger, record, version, self.studio_catalog_key(r.studio)],
+            args=[encode(r), now, MAX_SPAN_S, catalog_version, json.dumps(pairs),
+                  r.booking_id])
+        return status, decode(found) if found else None
 
     def confirm(self, studio: str, hold_id: str, booking_id: str,
                 now: int) -> tuple[str, Reservation | None]:

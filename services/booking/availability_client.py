@@ -38,6 +38,7 @@ class AvailabilityClient:
     def __init__(self, infra: Infra):
         self.infra = infra
         self._described: dict[tuple[str, str], tuple[float, Description]] = {}
+        self._catalog_version = 0  # the newest a reply has named
 
     def call(self, method: str, params: dict, timeout_s: float | None = None) -> dict:
         try:  # this thread's client
@@ -80,6 +81,28 @@ class AvailabilityClient:
             if getattr(request, name):
                 params[name] = getattr(request, name)
         return hold_from_reply(self.call("hold_first", params))
+
+    def reserve(self, wanted: SlotRequest, hold_id: str, booking_id: str,
+                prefer: str | None = None) -> Hold:
+        """Therapist and room held and confirmed for the booking in one call. A reply
+        naming a newer catalog drops what `describe` cached."""
+        params = {"studio": wanted.studio, "treatment": wanted.treatment,
+                  "duration": wanted.duration, "start": wanted.start.isoformat(),
+                  "hold_id": hold_id, "booking_id": booking_id,
+                  "addons": list(wanted.addons)}
+        for name, value in (("therapist", wanted.therapist),
+                            ("therapist_gender", wanted.therapist_gender),
+                            ("prefer", prefer)):
+            if value:
+                params[name] = value
+        reply = self.call("reserve", params)
+        self.saw_catalog(reply.get("catalog_version") or 0)
+        return hold_from_reply(reply)
+
+    def saw_catalog(self, version: int) -> None:
+        if version > self._catalog_version:
+            self._catalog_version = version
+            self._described.clear()
 
     def confirm(self, hold_id: str, booking_id: str) -> None:
         self.call("confirm", {"hold_id": hold_id, "booking_id": booking_id})

@@ -45,6 +45,21 @@ return ARGV[1]
 """
 
 
+# Record health answers, unless the client is gone or going. KEYS[1] the profile
+# KEYS[2] its erasing mark  KEYS[3] its intake records  KEYS[4] the retention index
+# ARGV[1] the sealed answers  ARGV[2] when given (epoch)  ARGV[3] the client id
+RECORD_INTAKE = """
+local profile = redis.call('GET', KEYS[1])
+if not profile or redis.call('EXISTS', KEYS[2]) == 1
+    or cjson.decode(profile).erased_at then
+  return 0
+end
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[4], 'NX', ARGV[2], ARGV[3])
+return 1
+"""
+
+
 def email_digest(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
@@ -62,6 +77,7 @@ class ClientStore:
         self.clock = clock
         self.vault = vault
         self._add = client.register_script(ADD)
+        self._record_intake = client.register_script(RECORD_INTAKE)
 
     def k(self, *parts: str) -> str:
         return key(self.city, "booking", *parts)
@@ -102,9 +118,9 @@ class ClientStore:
         self.redis.delete(self.k("client", client_id, "erasing"))
 
     def forgotten(self, client_id: str) -> bool:
-        """Erased, or being erased: nothing about the client may be written."""
-        return bool(self.redis.exists(self.k("client", client_id, "erasing"))) or \
-            self.tombstone(client_id) is not None
+        """Being erased, or erased in the last ERASING_TTL_S (the mark stays that long
+        after: a booking that started before the erasure ends well within it)."""
+        return bool(self.redis.exists(self.k("client", client_id, "erasing")))
 
     def find_by_email(self, owner: str, email: str) -> Client | None:
         client_id = self.redis.get(self._email_key(owner, email))
@@ -158,20 +174,10 @@ class ClientStore:
                       at: datetime) -> IntakeRecord | None:
         """Record the answers, unless the client is gone or going (then None)."""
         sealed = self.vault.seal({"answers": jsonio.shallow(answers), "at": at.isoformat()})
-        profile, erasing = self.k("client", client_id), self.k("client", client_id, "erasing")
-        with self.redis.pipeline(transaction=True) as pipe:
-            try:
-                pipe.watch(profile, erasing)
-                raw = pipe.get(profile)
-                if raw is None or json.loads(raw).get("erased_at") or pipe.exists(erasing):
-                    return None
-                pipe.multi()
-                pipe.zadd(self.k("client", client_id, "intake"), {sealed: at.timestamp()})
-                pipe.zadd(self.k("intakes"), {client_id: at.timestamp()}, nx=True)
-                pipe.execute()
-            except redis.WatchError:
-                return None
-        return IntakeRecord(answers, at)
+        keys = [self.k("client", client_id), self.k("client", client_id, "erasing"),
+                self.k("client", client_id, "intake"), self.k("intakes")]
+        done = self._record_intake(keys=keys, args=[sealed, at.timestamp(), client_id])
+        return IntakeRecord(answers, at) if done else None
 
     def intakes(self, client_id: str) -> list[IntakeRecord]:
         """Every intake on record, oldest first."""

@@ -289,6 +289,28 @@ def new_booking(booking_id: str, hold: Hold, customer: Customer, screening: Scre
         updated_at=now)
 
 
+def pending_booking(booking_id: str, wanted, hold_id: str, customer: Customer,
+                    screening: Screening, now: datetime) -> Booking:
+    """A booking about to reserve its time (`wanted`, a SlotRequest) under `hold_id`:
+    the trace from which a reply that never comes is recovered (undo releases the
+    hold id). Therapist, room and price come with the reservation (`reserved`)."""
+    return Booking(
+        id=booking_id, status="pending", studio=wanted.studio, treatment=wanted.treatment,
+        duration=wanted.duration, start=wanted.start,
+        end=wanted.start + timedelta(minutes=wanted.duration),
+        therapist=wanted.therapist or "", room="", price={}, customer=customer,
+        screening=screening, hold_id=hold_id, context={}, addons=wanted.addons,
+        created_at=now, updated_at=now)
+
+
+def reserved(pending: Booking, hold: Hold, described: Description, now: datetime) -> Booking:
+    """The pending booking, confirmed with the time availability reserved for it."""
+    booked = replace(new_booking(pending.id, hold, pending.customer, pending.screening,
+                                 described, pending.created_at),
+                     client=pending.client, owner=pending.owner, version=pending.version)
+    return transition(booked, "confirmed", now)
+
+
 def event_context(described: Description, hold: Hold) -> dict:
     """The names and texts every event of the booking carries, so that consumers
     need not ask availability (docs/internal-contracts.md)."""

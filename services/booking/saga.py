@@ -57,14 +57,43 @@ def book(ctx: Context, request: BookingRequest, client: Client, owner: str,
     wanted = taken or request.slot
     described = ctx.availability.describe(wanted.studio, wanted.treatment)
     screening = domain.screen(answers_for(ctx, request.intake, client, described), described)
-    hold = taken or hold_preferring(ctx, request.slot, client.preferences)
-    booking = replace(domain.new_booking(new_id("bk"), hold, request.customer or client.customer,
-                                         screening, described, ctx.clock.now()),
-                      client=client.id, owner=owner)
-    pending = ctx.store.commit(Change(booking, takes_hold=taken.id if taken else None))
+    customer = request.customer or client.customer
+    if taken is None:
+        slot = domain.with_preferences(request.slot, client.preferences)
+        pending = domain.pending_booking(new_id("bk"), slot, new_id("h"), customer, screening,
+                                         ctx.clock.now())
+        return reserve(ctx, replace(pending, client=client.id, owner=owner), slot,
+                       client.preferences.therapist, described, claim)
+    booking = replace(domain.new_booking(new_id("bk"), taken, customer, screening, described,
+                                         ctx.clock.now()), client=client.id, owner=owner)
+    pending = ctx.store.commit(Change(booking, takes_hold=taken.id))
     if pending is None:  # another booking took the hold first
         raise NotFound("no such hold")
     return _confirm(ctx, pending, claim)
+
+
+def reserve(ctx: Context, booking: Booking, wanted: SlotRequest, prefer: str | None,
+            described: Description, claim: Claim | None) -> Booking:
+    """The one-round-trip path: commit the booking pending (with the hold id it will
+    reserve under), reserve therapist and room time for it in one call, commit it
+    confirmed. A reply that never comes leaves the pending booking, which is undone
+    like any saga (its hold id released, at once and again once a late call is
+    surely over)."""
+    pending = commit(ctx, Change(booking))
+    try:
+        hold = ctx.availability.reserve(wanted, pending.hold_id, pending.id, prefer)
+    except Unavailable:  # no answer: undo frees the hold, now and once a late call is over
+        undo(ctx, pending)
+        raise
+    except SpaError:  # refused (taken, unknown, invalid): nothing was held
+        ctx.store.discard(pending)
+        raise
+    confirmed = domain.reserved(pending, hold, described, ctx.clock.now())
+    saved = ctx.store.commit(Change(confirmed, event=event(ctx, "booking.created", confirmed),
+                                    receipt=claim), before=pending)
+    if saved is None:  # the worker undid this saga meanwhile: it took too long
+        raise Unavailable("booking took too long; try again")
+    return saved
 
 
 def answers_for(ctx: Context, given: Intake | None, client: Client,
@@ -113,7 +142,7 @@ def _confirm(ctx: Context, booking: Booking, claim: Claim | None) -> Booking:
         raise
     confirmed = domain.transition(booking, "confirmed", ctx.clock.now())
     created = event(ctx, "booking.created", confirmed)
-    saved = ctx.store.commit(Change(confirmed, event=created, receipt=claim))
+    saved = ctx.store.commit(Change(confirmed, event=created, receipt=claim), before=booking)
     if saved is None:  # the worker undid this saga meanwhile: it took too long
         raise Unavailable("booking took too long; try again")
     return saved

@@ -20,8 +20,9 @@ answers                    sorted set: booking id -> when, for bookings that sti
 A booking's health answers are sealed (services/common/vault.py) before they are
 written: Redis never holds them in clear text. Clients are in clients.py.
 
-Every change to a booking goes through `commit`: one MULTI that also writes its event to
-the outbox, so a state change and its event exist together or not at all.
+Every change to a booking goes through `commit`: one script (lua/commit.lua) that checks
+the booking's version and writes the change with its event in the outbox, so a state
+change and its event exist together or not at all, in one round trip.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 import redis
 
@@ -46,7 +48,10 @@ from services.booking.domain import (
 from services.common import bus, jsonio
 from services.common.clock import Clock
 from services.common.redis import key, rewrite
+from services.common.redis_ops import Writes
 from services.common.vault import Vault
+
+LUA = Path(__file__).parent / "lua"
 
 RECEIPT_TTL_S = 24 * 3600
 CURSOR = r"^\d{11}:[A-Za-z0-9_-]{1,64}$"  # an index member: `<start epoch>:<booking id>`
@@ -84,6 +89,7 @@ class BookingStore:
         self.saga_timeout_s = saga_timeout_s
         self.clock = clock
         self.vault = vault
+        self._commit = client.register_script((LUA / "commit.lua").read_text())
 
     def _in(self, seconds: float = 0.0) -> float:
         """An epoch score `seconds` from now (deadlines and due times)."""
@@ -103,29 +109,36 @@ class BookingStore:
         raw = self.redis.mget([self.k("booking", i) for i in booking_ids])
         return [self._decode(text) for text in raw]
 
-    def commit(self, change: Change) -> Booking | None:
-        """Write `change` in one MULTI, if nobody changed the booking since it was read
-        (and the hold it takes is still there); None otherwise."""
-        booking_key = self.k("booking", change.booking.id)
-        hold_key = self.k("hold", change.takes_hold) if change.takes_hold else None
-        saved = replace(change.booking, version=change.booking.version + 1)
-        with self.redis.pipeline(transaction=True) as pipe:
-            try:
-                pipe.watch(*filter(None, (booking_key, hold_key)))
-                before = self._decode(pipe.get(booking_key))
-                if _version(before) != change.booking.version:
-                    return None
-                if hold_key and not pipe.exists(hold_key):
-                    return None
-                pipe.multi()
-                self._write(pipe, before, saved, change)
-                pipe.execute()
-            except redis.WatchError:
+    def commit(self, change: Change, before: Booking | None = None) -> Booking | None:
+        """Write `change` if nobody changed the booking since it was read (and the hold
+        it takes is still there); None otherwise. `before`: the booking as stored at
+        that version, when the caller has it (else it is read: its index entries go)."""
+        if before is None and change.booking.version:
+            before = self.get(change.booking.id)
+            if before is None or before.version != change.booking.version:
                 return None
-        return saved
+        saved = replace(change.booking, version=change.booking.version + 1)
+        writes = Writes()
+        self._write(writes, before, saved, change)
+        booking_key = self.k("booking", saved.id)
+        hold_key = self.k("hold", change.takes_hold) if change.takes_hold else booking_key
+        keys, ops = writes.for_script([booking_key, hold_key])
+        done = self._commit(keys=keys, args=[change.booking.version, self._encode(saved),
+                                             "1" if change.takes_hold else "0", ops])
+        return saved if done else None
+
+    def discard(self, pending: Booking) -> None:
+        """Remove a pending booking whose time availability refused outright (taken,
+        unknown therapist): nothing was held, so there is nothing to audit or undo."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.k("booking", pending.id))
+            if pending.client:
+                pipe.srem(self.k("client", pending.client, "all"), pending.id)
+            pipe.zrem(self.k("answers"), pending.id).zrem(self.k("pending"), pending.id)
+            pipe.execute()
 
     def _write(self, pipe, before: Booking | None, saved: Booking, change: Change) -> None:
-        pipe.set(self.k("booking", saved.id), self._encode(saved))
+        """Every write of the change but the booking itself (the script sets it)."""
         self._reindex(pipe, before, saved)
         if saved.client:
             pipe.sadd(self.k("client", saved.client, "all"), saved.id)
@@ -145,8 +158,6 @@ class BookingStore:
             pipe.zadd(self.k("releases"), {change.release: due})
         if change.receipt:
             self.write_receipt(pipe, change.receipt, saved.id)
-        if change.takes_hold:
-            pipe.delete(self.k("hold", change.takes_hold))
 
     def _reindex(self, pipe, before: Booking | None, saved: Booking) -> None:
         if before and before.visible:
@@ -363,10 +374,6 @@ def index_member(booking: Booking) -> str:
 def _epoch(instant: datetime) -> str:
     """Fixed width so that text order is time order (years 1970 to 5138)."""
     return f"{max(0, int(instant.timestamp())):011d}"
-
-
-def _version(booking: Booking | None) -> int:
-    return booking.version if booking else 0
 
 
 def _terms(data: dict) -> CancellationTerms:

@@ -41,6 +41,7 @@ class Settings:
     address_rate_limit_per_minute: int = 60
     webhook_retry_delays_s: tuple[float, ...] = (5.0, 30.0, 120.0, 600.0, 3600.0)
     webhook_timeout_s: float = 10.0
+    smtp_timeout_s: float = 30.0  # a dead worker's send is tried again after twice the longer
     webhook_allow_private: bool = False
     reminder_offsets_min: tuple[float, ...] = (24 * 60,)
     data_key: str = ""  # Fernet key(s) sealing health answers and notes (services/common/vault)
@@ -89,6 +90,7 @@ def load_settings() -> Settings:
                                                str(d.address_rate_limit_per_minute))),
         webhook_retry_delays_s=_floats(_env("SPA_WEBHOOK_RETRY_DELAYS_S", "5,30,120,600,3600")),
         webhook_timeout_s=float(_env("SPA_WEBHOOK_TIMEOUT_S", str(d.webhook_timeout_s))),
+        smtp_timeout_s=float(_env("SPA_SMTP_TIMEOUT_S", str(d.smtp_timeout_s))),
         webhook_allow_private=_env("SPA_WEBHOOK_ALLOW_PRIVATE", "0") in ("1", "true", "yes"),
         reminder_offsets_min=_floats(_env("SPA_REMINDER_OFFSETS_MIN", "1440")),
         data_key=_env("SPA_DATA_KEY", d.data_key),

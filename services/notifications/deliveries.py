@@ -23,7 +23,7 @@ from services.common.auth import KeyStore, Principal
 from services.common.bus import Envelope
 from services.notifications.bootstrap import Context
 from services.notifications.domain import Delivery, DeliveryError, Endpoint, retry_delay
-from services.notifications.mail import SMTP_TIMEOUT_S, send_email
+from services.notifications.mail import send_email
 from services.notifications.webhooks import post_webhook
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def attempt(ctx: Context, delivery_id: str) -> Delivery | None:
 
 def lease_s(ctx: Context) -> float:
     """Longer than any one send may take, so a live sender never loses its lease."""
-    return 2 * max(SMTP_TIMEOUT_S, ctx.settings.webhook_timeout_s)
+    return 2 * max(ctx.settings.smtp_timeout_s, ctx.settings.webhook_timeout_s)
 
 
 def send(ctx: Context, delivery: Delivery) -> str | None:

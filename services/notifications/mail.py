@@ -23,8 +23,6 @@ from services.notifications.domain import Delivery, DeliveryError
 from services.notifications.emails import Appointment, render
 from services.notifications.invite import build_invite
 
-SMTP_TIMEOUT_S = 30.0
-
 # The invite each kind carries; reminders carry none (the event is already imported).
 INVITE_METHODS = {"confirmation": "REQUEST", "reschedule": "REQUEST", "cancellation": "CANCEL"}
 
@@ -43,9 +41,10 @@ class SmtpConfig:
     password: str = ""
     implicit_tls: bool = False
     starttls: bool = False
+    timeout_s: float = 30.0  # connect and each command; the delivery lease is twice this
 
     @classmethod
-    def from_url(cls, url: str) -> SmtpConfig:
+    def from_url(cls, url: str, timeout_s: float = 30.0) -> SmtpConfig:
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
             raise ValueError("SPA_SMTP_URL must look like smtp://host:port or smtps://...")
@@ -53,7 +52,7 @@ class SmtpConfig:
         implicit_tls = parts.scheme == "smtps"
         default_port = 465 if implicit_tls else 587 if starttls else 25
         return cls(parts.hostname, parts.port or default_port, unquote(parts.username or ""),
-                   unquote(parts.password or ""), implicit_tls, starttls)
+                   unquote(parts.password or ""), implicit_tls, starttls, timeout_s)
 
 
 class SmtpMailer:
@@ -75,9 +74,9 @@ class SmtpMailer:
     def _connect(self) -> smtplib.SMTP:
         c = self.config
         if c.implicit_tls:
-            return smtplib.SMTP_SSL(c.host, c.port, timeout=SMTP_TIMEOUT_S,
+            return smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout_s,
                                     context=ssl.create_default_context())
-        return smtplib.SMTP(c.host, c.port, timeout=SMTP_TIMEOUT_S)
+        return smtplib.SMTP(c.host, c.port, timeout=c.timeout_s)
 
 
 class MaildirMailer:
@@ -117,7 +116,7 @@ def maildir_name(message: EmailMessage) -> str:
 
 def mailer_for(settings: Settings) -> Mailer:
     if settings.smtp_url:
-        return SmtpMailer(SmtpConfig.from_url(settings.smtp_url))
+        return SmtpMailer(SmtpConfig.from_url(settings.smtp_url, settings.smtp_timeout_s))
     return MaildirMailer(Path(settings.data_dir) / "mail")
 
 

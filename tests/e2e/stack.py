@@ -136,6 +136,8 @@ def stack_env(data_dir: Path, smtp_url: str) -> dict[str, str]:
         "SPA_ADDRESS_RATE_LIMIT_PER_MINUTE": "100000",
         # a killed worker's unfinished event runs again within seconds, not minutes
         "SPA_BUS_VISIBILITY_TIMEOUT_S": "5", "SPA_BUS_HANDLER_LEASE_S": "10",
+        # A worker killed mid-send leaves its delivery leased for twice the longer of these.
+        "SPA_SMTP_TIMEOUT_S": "3", "SPA_WEBHOOK_TIMEOUT_S": "3",
         "SPA_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
     })
     return env

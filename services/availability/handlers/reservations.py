@@ -12,7 +12,14 @@ from datetime import UTC, datetime
 
 from services.availability import engine
 from services.availability.bootstrap import Context
-from services.availability.commands import Confirm, Describe, HoldFirst, HoldSlot, Release
+from services.availability.commands import (
+    Confirm,
+    Describe,
+    HoldFirst,
+    HoldSlot,
+    Release,
+    Reserve,
+)
 from services.availability.domain import (
     BookingWindow,
     CancellationPolicy,
@@ -75,6 +82,7 @@ class Held:
     room: Named
     price_breakdown: PriceBreakdown
     cancellation: CancellationPolicy
+    catalog_version: int | None = None  # the catalog it was decided by (reserve says)
 
     @property
     def expires_at(self) -> int | None:
@@ -93,6 +101,48 @@ def hold(ctx: Context, command: HoldSlot) -> Held:
         if (held := hold_by_current_catalog(ctx, command)) is not None:
             return held
     raise Conflict("the catalog kept changing meanwhile; try again")
+
+
+def reserve(ctx: Context, command: Reserve) -> Held:
+    """Choose therapist and room, hold and confirm them for the booking, in one step
+    (one script): the booking path's one round trip. The preferred therapist's pairs
+    come first, then the best of the rest."""
+    for _ in range(STALE_CATALOG_TRIES):
+        if (held := reserve_by_current_catalog(ctx, command)) is not None:
+            return held
+    raise Conflict("the catalog kept changing meanwhile; try again")
+
+
+def reserve_by_current_catalog(ctx: Context, command: Reserve) -> Held | None:
+    version, catalog = ctx.versioned_catalog()
+    now = ctx.now()
+    studio = catalog.studio(command.studio)
+    order = catalog.order(command.treatment, command.duration, command.addons)
+    for named in (command.therapist, command.prefer):
+        if named:
+            catalog.therapist(named)
+    start = bookable_start(studio, order.busy_s, command.start, now)
+    within_window(catalog.window(studio, order.treatment), start, now)
+    ledger = ctx.store.reservations({studio.id: (start, start + 1)})
+    pairs = engine.free_pairs(catalog, studio, order, start, ledger, now, command.therapist,
+                              command.therapist_gender)
+    if command.prefer:  # a stable sort: the preferred therapist first, each in its order
+        pairs.sort(key=lambda pair: pair.therapist.id != command.prefer)
+    wanted = Reservation(
+        hold_id=command.hold_id, studio=studio.id, treatment=order.treatment.id,
+        duration=order.duration, therapist="", room="", start=start,
+        end=start + order.minutes * 60, busy_until=start + order.busy_s, expires_at=0,
+        price=order.price, booking_id=command.booking_id,
+        addons=tuple(a.id for a in order.addons))
+    status, reserved = ctx.store.reserve(
+        wanted, [(p.therapist.id, p.room.id) for p in pairs], now, version)
+    if status == "stale":
+        return None
+    if status == "reserved":
+        return replace(held_view(catalog, reserved), catalog_version=version)
+    if status == "other_booking":
+        raise Conflict("this hold id is another booking's", hold_id=command.hold_id)
+    raise SlotUnavailable()
 
 
 def hold_first(ctx: Context, command: HoldFirst) -> Held:

@@ -127,11 +127,14 @@ def erase(ctx: Context, principal: Principal, command: EraseClient) -> None:
     but loses the name, email, phone and health answers; notifications forgets them
     too (`client.erased`); an audit entry records who erased whom, and when. Asking
     again answers the same."""
-    tombstone = ctx.clients.tombstone(command.client_id)
-    if tombstone:
-        principal.require_owner(tombstone["owner"], "client")
+    if erased_already(ctx, principal, command.client_id):
         return
-    client = visible_client(ctx, principal, command.client_id)
+    try:
+        client = visible_client(ctx, principal, command.client_id)
+    except NotFound:  # a twin request may have finished erasing it just now
+        if erased_already(ctx, principal, command.client_id):
+            return
+        raise
     now = ctx.clock.now()
     future = [b for b in ctx.store.client_bookings(client.id)
               if b.status == "confirmed" and b.start > now]
@@ -145,6 +148,13 @@ def erase(ctx: Context, principal: Principal, command: EraseClient) -> None:
     except BaseException:
         ctx.clients.end_erasure(client.id)  # nothing is lost: erasing again finishes it
         raise
+
+
+def erased_already(ctx: Context, principal: Principal, client_id: str) -> bool:
+    tombstone = ctx.clients.tombstone(client_id)
+    if tombstone:
+        principal.require_owner(tombstone["owner"], "client")
+    return tombstone is not None
 
 
 TWIN_ERASURE_WAIT_S = 3.0

@@ -23,7 +23,7 @@ from tests.integration.booking.test_clients import (
     record_intake,
 )
 
-PII = ["Ada Lovelace", "ada@example.com", "7946"]
+PII = ["Ada Lovelace", "ada@example.com", "+44 20 7946 0000"]
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def test_a_failed_booking_of_the_client_is_scrubbed_by_erasure(partner, app, red
 
     def refuse(*args, **kwargs):
         raise SlotUnavailable("taken meanwhile")
-    monkeypatch.setattr(ctx.availability, "confirm", refuse)
+    monkeypatch.setattr(ctx.availability, "reserve", refuse)
     response = partner.book(by_client(client["id"]))
     assert response.status_code == 409
     monkeypatch.undo()

@@ -287,7 +287,7 @@ def test_erasing_forgets_the_client_and_keeps_the_ledger(partner, clock, ctx, re
     assert "Ada" not in json.dumps(audit) and "ada@" not in json.dumps(audit)
     assert partner.delete(f"/v1/clients/{client['id']}").status_code == 204  # idempotent
     assert len(ctx.clients.erasures()) == 1
-    assert_no_trace(redis_client, ["Ada Lovelace", "ada@example.com", "7946", "knee"],
+    assert_no_trace(redis_client, ["Ada Lovelace", "ada@example.com", ADA["phone"], "knee"],
                     but_in=ctx.store.k("outbox"))
 
 

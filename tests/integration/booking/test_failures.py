@@ -48,9 +48,9 @@ class TestAvailabilitySilent:
         assert response.headers["Retry-After"] == "1"
         assert redis_client.keys("spa:london:booking:*") == []
 
-    def test_a_slow_confirm_fails_the_booking_and_the_worker_frees_the_time(
+    def test_a_slow_reserve_fails_the_booking_and_the_worker_frees_the_time(
             self, impatient, api_keys, availability, redis_client):
-        availability.stall_s["confirm"] = 0.6  # answers after the caller gave up
+        availability.stall_s["reserve"] = 0.6  # reserves after the caller gave up
         app = app_for(impatient)
         partner = Api(app, api_keys["partner"])
         assert_problem(partner.book(direct_booking()), 503, "dependency_unavailable")
