@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from services.availability.catalog_loader import parse_stored
 from services.availability.domain import Catalog
-from services.availability.slot_cache import SlotCache
+from services.availability.slot_cache import DayCache, SlotCache
 from services.availability.store import Store
 from services.common.clock import Clock
 from services.common.service import Infra
@@ -18,6 +18,7 @@ class Context:
     store: Store
     clock: Clock = field(default_factory=Clock)
     slots: SlotCache = field(default_factory=SlotCache)
+    days: DayCache = field(default_factory=DayCache)
     _cached: tuple[int, Catalog] | None = field(default=None, repr=False)
 
     @property
@@ -43,4 +44,6 @@ class Context:
 
 
 def bootstrap(infra: Infra, clock: Clock | None = None) -> Context:
-    return Context(infra, Store(infra.redis, infra.settings.city), clock or Clock())
+    size = infra.settings.slot_cache_days  # 0: every search computed (measuring, debugging)
+    return Context(infra, Store(infra.redis, infra.settings.city), clock or Clock(),
+                   SlotCache(size // 8), DayCache(size))

@@ -11,9 +11,11 @@ Time rules, the ones peers get wrong:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import reduce
+from operator import or_
 from zoneinfo import ZoneInfo
 
 from services.availability.domain import (
@@ -100,27 +102,87 @@ def search(catalog: Catalog, query: SlotQuery, reservations: Iterable[Reservatio
     slots = []
     for studio in query.studios:
         blocks = blocks_at(catalog, studio, reservations, now)
-        slots += studio_slots(catalog, studio, query, blocks, now)
+        window = bookable_span(catalog, studio, query.order,
+                               query_span(studio, query.first, query.last), now)
+        for day in local_days(studio.zone, window):
+            slots += [slot for slot in day_slots(catalog, studio, query, day, blocks)
+                      if window.start <= slot.start < window.end]
     return sorted(slots, key=lambda slot: (slot.start, slot.studio))
 
 
-def studio_slots(catalog: Catalog, studio: Studio, query: SlotQuery, blocks: Blocks,
-                 now: int) -> list[Slot]:
+def day_slots(catalog: Catalog, studio: Studio, query: SlotQuery, day: date,
+              blocks: Blocks) -> list[Slot]:
+    """Every start of one local day that a therapist on shift and a room are free for,
+    whatever the booking window (the caller cuts it: it moves with the clock, the day's
+    answer does not). Free time is a bitset of the day's minutes per therapist and
+    room; a start fits where `busy` minutes in a row are free."""
     order = query.order
-    busy_s, price = order.busy_s, order.price
-    rooms = able_rooms(catalog, studio, order)
-    therapists = able_therapists(catalog, studio, order, query.therapist,
-                                 query.therapist_gender)
-    window = bookable_span(catalog, studio, order, query_span(studio, query.first, query.last),
-                           now)
-    slots = []
-    for day in local_days(studio.zone, window):
-        today = blocks.within(day_span(studio.zone, day))  # short lists for every check
-        for start, ids in free_starts(studio, day, therapists, window, busy_s, today).items():
-            if any_room_free(rooms, Span(start, start + busy_s), today):
-                slots.append(Slot(studio.id, start, start + order.minutes * 60,
-                                  tuple(sorted(ids)), price))
-    return slots
+    grid = DayGrid(day_span(studio.zone, day), order.busy_s // 60)
+    today = blocks.within(grid.span)
+    rooms = 0
+    for room in able_rooms(catalog, studio, order):
+        rooms |= grid.fits(today.rooms.get(room.id, []))
+    able = able_therapists(catalog, studio, order, query.therapist, query.therapist_gender)
+    starts = {t.id: grid.starts(studio, day, t, today) & rooms for t in able}
+    return [Slot(studio.id, start, start + order.minutes * 60,
+                 tuple(sorted(t for t, mask in starts.items() if mask >> bit & 1)), order.price)
+            for bit, start in grid.instants(reduce(or_, starts.values(), 0))]
+
+
+@dataclass(frozen=True)
+class DayGrid:
+    """A local day as a row of minutes (real elapsed ones: a clock-change day has 23
+    or 25 hours), bit n for the minute starting `span.start + 60 n`."""
+
+    span: Span
+    busy_min: int
+
+    def mask(self, spans: Iterable[Span]) -> int:
+        """The minutes that `spans` touch, even in part."""
+        mask, origin, size = 0, self.span.start, (self.span.end - self.span.start) // 60
+        for span in spans:
+            first = max(0, (span.start - origin) // 60)
+            last = min(size, -(-(span.end - origin) // 60))
+            if first < last:
+                mask |= ((1 << (last - first)) - 1) << first
+        return mask
+
+    def fits(self, blocked: list[Span]) -> int:
+        """The minutes from which `busy_min` free minutes follow (within the day)."""
+        size = (self.span.end - self.span.start) // 60
+        return runs(~self.mask(blocked) & ((1 << size) - 1), self.busy_min)
+
+    def starts(self, studio: Studio, day: date, therapist: Therapist, blocks: Blocks) -> int:
+        """The therapist's grid starts (inside a shift) with free time to give it."""
+        grid = 0
+        for hours in therapist.hours_at(studio.id, day):
+            for start in grid_starts(studio, day, hours, self.busy_min * 60):
+                grid |= 1 << ((start - self.span.start) // 60)
+        return grid & self.fits(blocks.therapists.get(therapist.id, [])) if grid else 0
+
+    def instants(self, mask: int) -> Iterator[tuple[int, int]]:
+        """(bit, instant) of each set bit, earliest first."""
+        while mask:
+            low = mask & -mask
+            bit = low.bit_length() - 1
+            yield bit, self.span.start + 60 * bit
+            mask ^= low
+
+
+def runs(free: int, length: int) -> int:
+    """Bit i set where bits i .. i+length-1 of `free` are all set. Doubling: `block`
+    holds the runs of `size` bits, and `found` grows by whole blocks, so this takes
+    O(log length) big-integer operations, not one per start and minute."""
+    found, covered, block, size = -1, 0, free, 1
+    while length:
+        if length & 1:
+            found &= block >> covered
+            covered += size
+        length >>= 1
+        if length:
+            block &= block >> size
+            size *= 2
+    return found & free if covered else 0
 
 
 def bookable_span(catalog: Catalog, studio: Studio, order: Order, wanted: Span,
@@ -129,20 +191,6 @@ def bookable_span(catalog: Catalog, studio: Studio, order: Order, wanted: Span,
     window = catalog.window(studio, order.treatment)
     return Span(max(wanted.start, window.earliest(now)),
                 min(wanted.end, window.latest(now) + 1))
-
-
-def free_starts(studio: Studio, day: date, therapists: list[Therapist], window: Span,
-                busy_s: int, blocks: Blocks) -> dict[int, list[str]]:
-    """Start -> the therapists on shift and free for it, on one local day."""
-    offered: dict[int, list[str]] = {}
-    for therapist in therapists:
-        blocked = blocks.therapists.get(therapist.id, [])
-        for hours in therapist.hours_at(studio.id, day):
-            for start in grid_starts(studio, day, hours, busy_s):
-                if window.start <= start < window.end and is_free(
-                        Span(start, start + busy_s), blocked):
-                    offered.setdefault(start, []).append(therapist.id)
-    return offered
 
 
 def any_room_free(rooms: list[Room], span: Span, blocks: Blocks) -> bool:

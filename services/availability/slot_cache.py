@@ -1,21 +1,54 @@
-"""Search answers (response bodies) kept in the process, reused while nothing they
-depend on has changed.
+"""Search answers kept in the process, reused while nothing they depend on has changed.
 
-A search depends on the catalog, the searched studios' ledgers, and time. The first
-two carry versions (bumped by every change, see store.py); time changes an answer only
-when a live hold expires or the first offered slot starts, so an entry is kept until
-the earliest of those instants. Partners repeat the same searches; a write to a studio
-makes its next search compute afresh.
+Two levels, both bounded (least recently used entries go first):
+
+- **Answers**: a search's response body, keyed by the whole query and served while
+  the catalog and every searched studio's ledger keep their versions (bumped by every
+  change, see store.py) and time has not changed it. Partners repeat searches.
+- **Studio-days**: one studio's slots on one local day for one order, keyed by the
+  catalog version. A day is served while its studio's ledger version is unchanged;
+  when it changed, the day's live reservations are compared with those it was
+  computed from (its fingerprint), so one booking recomputes one studio-day and a
+  city-wide search reuses every other.
+
+Time changes an answer without any write in three ways: a live hold expires (its
+time frees), the earliest offered start comes within the minimum notice (it stops
+being offered), and the booking horizon moves forward (new starts enter). Each entry
+is kept until the first of those that applies to it.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from services.availability.domain import Reservation
-from services.availability.engine import Slot
 
 FOREVER = 2**62
+HORIZON_RECHECK_S = 60  # an answer cut by the booking horizon is recomputed this often
+
+V = TypeVar("V")
+
+
+class Lru(Generic[V]):
+    """A dict that forgets its least recently used entries beyond `size`."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.entries: OrderedDict[tuple, V] = OrderedDict()
+
+    def get(self, key: tuple) -> V | None:
+        found = self.entries.get(key)
+        if found is not None:
+            self.entries.move_to_end(key)
+        return found
+
+    def put(self, key: tuple, value: V) -> None:
+        self.entries[key] = value
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -26,9 +59,10 @@ class Entry:
 
 
 class SlotCache:
+    """Whole answers."""
+
     def __init__(self, size: int = 1024):
-        self.size = size
-        self.entries: dict[tuple, Entry] = {}
+        self.entries: Lru[Entry] = Lru(size)
 
     def get(self, key: tuple, versions: tuple, now: int) -> bytes | None:
         entry = self.entries.get(key)
@@ -37,12 +71,48 @@ class SlotCache:
         return None
 
     def put(self, key: tuple, versions: tuple, valid_until: int, body: bytes) -> None:
-        if len(self.entries) >= self.size:
-            self.entries.clear()  # crude, but bounded; a busy city re-fills it in seconds
-        self.entries[key] = Entry(versions, valid_until, body)
+        self.entries.put(key, Entry(versions, valid_until, body))
 
 
-def valid_until(slots: list[Slot], reservations: list[Reservation], now: int) -> int:
-    """The first instant the same search would answer differently without any write."""
-    expiring = [r.expires_at for r in reservations if not r.confirmed and r.expires_at > now]
-    return min([*expiring, *(slot.start for slot in slots[:1])], default=FOREVER)
+@dataclass(frozen=True)
+class Day:
+    """One studio-day's slots, whatever the booking window: (start, the slot's JSON)."""
+
+    ledger_version: int
+    fingerprint: tuple
+    valid_until: int
+    slots: tuple[tuple[int, bytes], ...]
+
+    def serves(self, ledger_version: int, now: int) -> bool:
+        return self.ledger_version == ledger_version and now < self.valid_until
+
+    def still(self, fingerprint: tuple, now: int) -> bool:
+        return self.fingerprint == fingerprint and now < self.valid_until
+
+
+class DayCache(Lru[Day]):
+    def __init__(self, size: int = 8192):  # ~40 slots of ~150 bytes: ~50 MB at most
+        super().__init__(size)
+
+
+def fingerprint(live: list[Reservation]) -> tuple:
+    """What of a day's live reservations its slots depend on."""
+    return tuple(sorted((r.hold_id, r.therapist, r.room, r.start, r.busy_until, r.expires_at)
+                        for r in live))
+
+
+def holds_expire(live: list[Reservation], now: int) -> int:
+    """The first instant a live hold among these expires (its time frees then)."""
+    return min((r.expires_at for r in live if not r.confirmed and r.expires_at > now),
+               default=FOREVER)
+
+
+def leaves_notice(first_start: int | None, notice_s: int) -> int:
+    """The first instant the earliest offered start is too soon to offer."""
+    return FOREVER if first_start is None else first_start - notice_s + 1
+
+
+def valid_until(days: list[Day], leaving: list[int], horizon_cut: bool, now: int) -> int:
+    """Until when a whole answer holds without a write."""
+    until = min([*(d.valid_until for d in days), *leaving], default=FOREVER)
+    return min(until, now + HORIZON_RECHECK_S) if horizon_cut else until

@@ -48,6 +48,7 @@ class Settings:
     intake_valid_days: int = 30
     intake_retention_days: int = 365
     waitlist_offer_min: float = 15.0  # how long a waitlist offer holds its time
+    slot_cache_days: int = 8192  # studio-days of slots kept per availability process
     extra: dict = field(default_factory=dict)
 
     @property
@@ -98,4 +99,5 @@ def load_settings() -> Settings:
         intake_retention_days=int(_env("SPA_INTAKE_RETENTION_DAYS",
                                        str(d.intake_retention_days))),
         waitlist_offer_min=float(_env("SPA_WAITLIST_OFFER_MIN", str(d.waitlist_offer_min))),
+        slot_cache_days=int(_env("SPA_SLOT_CACHE_DAYS", str(d.slot_cache_days))),
     )

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 
-from services.availability import engine
+from services.availability import engine, slot_cache
 from services.availability.bootstrap import Context
 from services.availability.commands import SearchSlots
-from services.availability.domain import AddOn, BookingWindow, Catalog, Studio, Treatment
-from services.availability.slot_cache import valid_until
+from services.availability.domain import (
+    AddOn,
+    BookingWindow,
+    Catalog,
+    Reservation,
+    Studio,
+    Treatment,
+)
+from services.availability.slot_cache import Day
 from services.common.auth import Principal
 from services.common.money import Money
 
@@ -56,7 +64,8 @@ def addon_offers(catalog: Catalog, treatment: Treatment) -> list[AddOnOffer]:
 
 def search_slots(ctx: Context, principal: Principal, search: SearchSlots) -> bytes:
     """The JSON body of a slot search, `{"items": [...]}`. The hot path: a repeated
-    search is answered with the bytes of its last answer while they still hold."""
+    search is answered with the bytes of its last answer while they still hold, and a
+    new one is put together from studio-days computed before (slot_cache.py)."""
     catalog_version, catalog = ctx.versioned_catalog()
     query = slot_query(catalog, principal, search)
     studios = tuple(studio.id for studio in query.studios)
@@ -65,9 +74,16 @@ def search_slots(ctx: Context, principal: Principal, search: SearchSlots) -> byt
     # Versions are read before the ledger: a write in between only makes a later miss.
     versions, now = ctx.store.versions(studios), ctx.now()
     if (body := ctx.slots.get(key, versions, now)) is None:
-        body, until = computed_slots(ctx, catalog, query, now)
+        ledgers = dict(zip(studios, versions, strict=True))
+        body, until = assembled(ctx, Versions(catalog_version, ledgers), catalog, query, now)
         ctx.slots.put(key, versions, until, body)
     return body
+
+
+@dataclass(frozen=True)
+class Versions:
+    catalog: int
+    ledgers: dict[str, int]
 
 
 def slot_query(catalog: Catalog, principal: Principal, search: SearchSlots) -> engine.SlotQuery:
@@ -87,11 +103,90 @@ def searched_studios(catalog: Catalog, principal: Principal,
     return (catalog.studio(studio),)
 
 
-def computed_slots(ctx: Context, catalog: Catalog, query: engine.SlotQuery,
-                   now: int) -> tuple[bytes, int]:
-    """The search's body, and until when it holds without a write."""
-    spans = {s.id: engine.query_span(s, query.first, query.last) for s in query.studios}
-    reservations = ctx.store.reservations({s: (w.start, w.end) for s, w in spans.items()})
-    slots = engine.search(catalog, query, reservations, now)
-    body = json.dumps({"items": [slot.to_json() for slot in slots]}).encode()
-    return body, valid_until(slots, reservations, now)
+def assembled(ctx: Context, versions: Versions, catalog: Catalog, query: engine.SlotQuery,
+              now: int) -> tuple[bytes, int]:
+    """The search's body from its studio-days (cached or computed now), cut to each
+    studio's booking window; and until when it holds without a write."""
+    windows = {s.id: engine.bookable_span(catalog, s, query.order,
+                                          engine.query_span(s, query.first, query.last), now)
+               for s in query.studios}
+    wanted = [(s, day) for s in query.studios for day in engine.local_days(s.zone, windows[s.id])]
+    days = studio_days(ctx, versions, catalog, query, wanted, now)
+    items = sorted((start, studio, slot) for (studio, _), day in days.items()
+                   for start, slot in day.slots
+                   if windows[studio].start <= start < windows[studio].end)
+    body = b'{"items": [' + b", ".join(slot for _, _, slot in items) + b"]}"
+    return body, slot_cache.valid_until(
+        list(days.values()), leaving(catalog, query, items), horizon_cut(query, windows), now)
+
+
+def studio_days(ctx: Context, versions: Versions, catalog: Catalog, query: engine.SlotQuery,
+                wanted: list[tuple[Studio, date]], now: int) -> dict[tuple[str, date], Day]:
+    """Each wanted studio-day: cached while its studio's ledger is unchanged, else
+    recomputed from the ledger (or kept, if its own reservations did not change)."""
+    found, stale = {}, []
+    for studio, day in wanted:
+        cached = ctx.days.get(day_key(versions, query, studio.id, day))
+        if cached and cached.serves(versions.ledgers[studio.id], now):
+            found[(studio.id, day)] = cached
+        else:
+            stale.append((studio, day))
+    return found | recomputed(ctx, versions, catalog, query, stale, now) if stale else found
+
+
+def recomputed(ctx: Context, versions: Versions, catalog: Catalog, query: engine.SlotQuery,
+               stale: list[tuple[Studio, date]], now: int) -> dict[tuple[str, date], Day]:
+    spans = {s.id: engine.day_span(s.zone, day) for s, day in stale}  # grown below
+    for studio, day in stale:
+        span, whole = spans[studio.id], engine.day_span(studio.zone, day)
+        spans[studio.id] = engine.Span(min(span.start, whole.start), max(span.end, whole.end))
+    ledger = ctx.store.reservations({s: (span.start, span.end) for s, span in spans.items()})
+    by_studio: dict[str, list[Reservation]] = {}
+    for r in ledger:
+        if r.is_live(now):
+            by_studio.setdefault(r.studio, []).append(r)
+    days = {}
+    for studio, day in stale:
+        live = by_studio.get(studio.id, [])
+        days[(studio.id, day)] = studio_day(ctx, versions, catalog, query, studio, day, live, now)
+    return days
+
+
+def studio_day(ctx: Context, versions: Versions, catalog: Catalog, query: engine.SlotQuery,
+               studio: Studio, day: date, live: list[Reservation], now: int) -> Day:
+    span = engine.day_span(studio.zone, day)
+    today = [r for r in live if r.start < span.end and span.start < r.busy_until]
+    key, seen = day_key(versions, query, studio.id, day), slot_cache.fingerprint(today)
+    cached = ctx.days.get(key)
+    if cached and cached.still(seen, now):  # another day of the studio changed
+        fresh = replace(cached, ledger_version=versions.ledgers[studio.id])
+    else:
+        blocks = engine.blocks_at(catalog, studio, today, now)
+        slots = engine.day_slots(catalog, studio, query, day, blocks)
+        fresh = Day(versions.ledgers[studio.id], seen, slot_cache.holds_expire(today, now),
+                    tuple((slot.start, json.dumps(slot.to_json()).encode()) for slot in slots))
+    ctx.days.put(key, fresh)
+    return fresh
+
+
+def day_key(versions: Versions, query: engine.SlotQuery, studio: str, day: date) -> tuple:
+    order = query.order
+    return (versions.catalog, studio, day, order.treatment.id, order.duration,
+            tuple(a.id for a in order.addons), query.therapist, query.therapist_gender)
+
+
+def leaving(catalog: Catalog, query: engine.SlotQuery,
+            items: list[tuple[int, str, bytes]]) -> list[int]:
+    """When each studio's earliest offered start comes within its minimum notice."""
+    first: dict[str, int] = {}
+    for start, studio, _ in items:
+        first.setdefault(studio, start)
+    notice = {s.id: catalog.window(s, query.order.treatment).min_notice_min * 60
+              for s in query.studios}
+    return [slot_cache.leaves_notice(start, notice[studio]) for studio, start in first.items()]
+
+
+def horizon_cut(query: engine.SlotQuery, windows: dict[str, engine.Span]) -> bool:
+    """Whether the booking horizon, not the query, ends some studio's search."""
+    return any(windows[s.id].end < engine.query_span(s, query.first, query.last).end
+               for s in query.studios)
