@@ -28,7 +28,7 @@ def bench_modules(selected: list[str]) -> list[str]:
 
 
 def print_table(rows: list[dict]) -> None:
-    columns = ["name", "rps", "ratio", "p50_ms", "p99_ms", "errors", "target"]
+    columns = ["name", "rps", "ratio", "p50_ms", "p99_ms", "errors", "target", "met"]
     extra = sorted({k for r in rows for k in r} - set(columns))
     columns += extra
     print(" | ".join(columns))

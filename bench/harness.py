@@ -72,7 +72,21 @@ def row(name: str, stats: Stats | None = None, baseline: Stats | None = None,
                    p99_ms=round(stats.p99, 2), errors=_errors(stats))
     if stats is not None and baseline is not None:
         out["ratio"] = round(stats.rps / baseline.rps, 3)
+    out["met"] = verdict(out)
     return out
+
+
+CHECKS = {"<": float.__lt__, "<=": float.__le__, ">": float.__gt__, ">=": float.__ge__}
+
+
+def verdict(values: dict) -> str:
+    """`met` or `missed` for a target such as `ratio >= 0.2` or `p99_ms < 500` (clauses
+    joined by `and`), judged on the row's own figures; empty without a target."""
+    clauses = [c.split() for c in values.get("target", "").split(" and ") if c.strip()]
+    if not clauses:
+        return ""
+    met = all(CHECKS[op](float(values[name]), float(limit)) for name, op, limit in clauses)
+    return "met" if met else "missed"
 
 
 def _errors(stats: Stats) -> int:
@@ -177,6 +191,10 @@ class BenchEnv:
         base_url = f"http://127.0.0.1:{port}"
         _wait_healthy(base_url)
         return base_url
+
+    def stop_process(self, process: subprocess.Popen) -> None:
+        _terminate(process)
+        self.processes.remove(process)
 
     def stop(self) -> None:
         for process in self.processes:

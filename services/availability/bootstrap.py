@@ -43,7 +43,10 @@ class Context:
         return cached
 
 
+ANSWER_BYTES_PER_DAY = 4096  # whole answers get this much room per studio-day kept
+
+
 def bootstrap(infra: Infra, clock: Clock | None = None) -> Context:
     size = infra.settings.slot_cache_days  # 0: every search computed (measuring, debugging)
     return Context(infra, Store(infra.redis, infra.settings.city), clock or Clock(),
-                   SlotCache(size // 8), DayCache(size))
+                   SlotCache(size * ANSWER_BYTES_PER_DAY), DayCache(size))

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 from services.common.errors import Invalid, NotFound
@@ -333,10 +333,21 @@ class Catalog:
         return treatment.booking_window or studio.booking_window
 
     def rooms_at(self, studio: str) -> list[Room]:
-        return [room for room in self.rooms.values() if room.studio == studio]
+        return list(self._by_studio[0].get(studio, ()))
 
     def therapists_at(self, studio: str) -> list[Therapist]:
-        return [t for t in self.therapists.values() if t.works_at(studio)]
+        return list(self._by_studio[1].get(studio, ()))
+
+    @cached_property
+    def _by_studio(self) -> tuple[dict[str, list[Room]], dict[str, list[Therapist]]]:
+        """Rooms and staff per studio, once per catalog (a search asks for every day)."""
+        rooms: dict[str, list[Room]] = {}
+        staff: dict[str, list[Therapist]] = {}
+        for room in self.rooms.values():
+            rooms.setdefault(room.studio, []).append(room)
+        for studio in self.studios:
+            staff[studio] = [t for t in self.therapists.values() if t.works_at(studio)]
+        return rooms, staff
 
     def offers(self, studio: str, treatment: Treatment) -> bool:
         """Some room has the equipment and some therapist there has the skill."""

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import reduce
+from functools import lru_cache, reduce
 from operator import or_
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from services.availability.domain import (
@@ -60,8 +61,9 @@ class SlotQuery:
     therapist_gender: str | None = None
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(NamedTuple):
+    """A bookable start (a named tuple: a city-wide search makes thousands)."""
+
     studio: str
     start: int
     end: int
@@ -123,10 +125,15 @@ def day_slots(catalog: Catalog, studio: Studio, query: SlotQuery, day: date,
     for room in able_rooms(catalog, studio, order):
         rooms |= grid.fits(today.rooms.get(room.id, []))
     able = able_therapists(catalog, studio, order, query.therapist, query.therapist_gender)
-    starts = {t.id: grid.starts(studio, day, t, today) & rooms for t in able}
-    return [Slot(studio.id, start, start + order.minutes * 60,
-                 tuple(sorted(t for t, mask in starts.items() if mask >> bit & 1)), order.price)
+    starts = {t.id: grid.starts(studio, day, t, today) & rooms for t in sorted(able, key=_id)}
+    length_s, price = order.minutes * 60, order.price
+    return [Slot(studio.id, start, start + length_s,
+                 tuple(t for t, mask in starts.items() if mask >> bit & 1), price)
             for bit, start in grid.instants(reduce(or_, starts.values(), 0))]
+
+
+def _id(therapist: Therapist) -> str:
+    return therapist.id
 
 
 @dataclass(frozen=True)
@@ -244,6 +251,7 @@ def local_day(zone: ZoneInfo, instant: int) -> date:
     return datetime.fromtimestamp(instant, zone).date()
 
 
+@lru_cache(maxsize=1 << 14)  # asked for each studio-day of every search
 def day_span(zone: ZoneInfo, day: date) -> Span:
     return Span(local_instant(day, 0, zone), local_instant(day + timedelta(days=1), 0, zone))
 

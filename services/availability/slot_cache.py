@@ -59,19 +59,27 @@ class Entry:
 
 
 class SlotCache:
-    """Whole answers."""
+    """Whole answers, at most `max_bytes` of them (a city-wide answer can be megabytes)."""
 
-    def __init__(self, size: int = 1024):
-        self.entries: Lru[Entry] = Lru(size)
+    def __init__(self, max_bytes: int = 16 << 20):
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.entries: OrderedDict[tuple, Entry] = OrderedDict()
 
     def get(self, key: tuple, versions: tuple, now: int) -> bytes | None:
         entry = self.entries.get(key)
         if entry and entry.versions == versions and now < entry.valid_until:
+            self.entries.move_to_end(key)
             return entry.body
         return None
 
     def put(self, key: tuple, versions: tuple, valid_until: int, body: bytes) -> None:
-        self.entries.put(key, Entry(versions, valid_until, body))
+        if (old := self.entries.pop(key, None)) is not None:
+            self.bytes -= len(old.body)
+        self.entries[key] = Entry(versions, valid_until, body)
+        self.bytes += len(body)
+        while self.bytes > self.max_bytes and self.entries:
+            self.bytes -= len(self.entries.popitem(last=False)[1].body)
 
 
 @dataclass(frozen=True)
@@ -91,7 +99,7 @@ class Day:
 
 
 class DayCache(Lru[Day]):
-    def __init__(self, size: int = 8192):  # ~40 slots of ~150 bytes: ~50 MB at most
+    def __init__(self, size: int = 4096):  # ~9 KB a studio-day (measured): ~35 MB at most
         super().__init__(size)
 
 

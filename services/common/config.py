@@ -48,7 +48,7 @@ class Settings:
     intake_valid_days: int = 30
     intake_retention_days: int = 365
     waitlist_offer_min: float = 15.0  # how long a waitlist offer holds its time
-    slot_cache_days: int = 8192  # studio-days of slots kept per availability process
+    slot_cache_days: int = 4096  # studio-days of slots kept per availability process
     extra: dict = field(default_factory=dict)
 
     @property

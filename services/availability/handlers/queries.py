@@ -16,6 +16,7 @@ from services.availability.domain import (
     Reservation,
     Studio,
     Treatment,
+    iso,
 )
 from services.availability.slot_cache import Day
 from services.common.auth import Principal
@@ -164,9 +165,27 @@ def studio_day(ctx: Context, versions: Versions, catalog: Catalog, query: engine
         blocks = engine.blocks_at(catalog, studio, today, now)
         slots = engine.day_slots(catalog, studio, query, day, blocks)
         fresh = Day(versions.ledgers[studio.id], seen, slot_cache.holds_expire(today, now),
-                    tuple((slot.start, json.dumps(slot.to_json()).encode()) for slot in slots))
+                    encoded(slots))
     ctx.days.put(key, fresh)
     return fresh
+
+
+def encoded(slots: list[engine.Slot]) -> tuple[tuple[int, bytes], ...]:
+    """Each slot's JSON (as Slot.to_json gives it), written with the parts a day's
+    slots share encoded once: a city-wide search renders thousands."""
+    if not slots:
+        return ()
+    head = f'{{"studio": {json.dumps(slots[0].studio)}, "start": "'
+    price = json.dumps(slots[0].price.to_json())
+    names: dict[tuple[str, ...], str] = {}
+    out = []
+    for slot in slots:
+        if (therapists := names.get(slot.therapists)) is None:
+            therapists = names[slot.therapists] = json.dumps(list(slot.therapists))
+        text = (f'{head}{iso(slot.start)}", "end": "{iso(slot.end)}", "therapists": '
+                f'{therapists}, "price": {price}}}')
+        out.append((slot.start, text.encode()))
+    return tuple(out)
 
 
 def day_key(versions: Versions, query: engine.SlotQuery, studio: str, day: date) -> tuple:

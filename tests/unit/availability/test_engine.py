@@ -183,3 +183,16 @@ def test_a_treatment_never_straddles_a_shift_end():
     for slot in search(catalog, duration=90, studios=["camden"], therapist="maya"):
         assert local(slot.start, catalog, "camden").hour < 16
         assert slot.start + (90 + 15) * 60 <= at("2027-01-05T16:00:00+00:00")
+
+
+def test_a_days_slots_are_encoded_as_their_json():
+    """The search's own encoder (shared parts written once) says what to_json says."""
+    import json
+
+    from services.availability.handlers.queries import encoded
+
+    slots = search(london(), studios=["camden"], now=LONDON_NOW)
+    assert len({s.therapists for s in slots}) > 1  # several therapist lists to render
+    assert [json.loads(text) for _, text in encoded(slots)] == [s.to_json() for s in slots]
+    assert [start for start, _ in encoded(slots)] == [s.start for s in slots]
+    assert encoded([]) == ()

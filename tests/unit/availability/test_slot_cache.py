@@ -75,3 +75,14 @@ def test_the_caches_forget_the_least_recently_used_first():
     cache.put(("c",), 3)
     assert cache.get(("b",)) is None and cache.get(("a",)) == 1 and cache.get(("c",)) == 3
     assert len(cache.entries) == 2
+
+
+def test_whole_answers_are_bounded_by_their_bytes():
+    cache = SlotCache(max_bytes=10)
+    cache.put(("a",), (), FOREVER, b"12345")
+    cache.put(("b",), (), FOREVER, b"12345")
+    cache.put(("a",), (), FOREVER, b"123")  # replaced, not counted twice
+    cache.put(("c",), (), FOREVER, b"1234")  # b (the oldest) goes
+    assert cache.get(("b",), (), 0) is None
+    assert cache.get(("a",), (), 0) == b"123" and cache.get(("c",), (), 0) == b"1234"
+    assert cache.bytes == 7
