@@ -3,7 +3,7 @@
 A burst of booking.created events is published at once onto the broker; the
 notifications worker (its real process) sends each one's webhook as it handles the
 event, and the emails (into the maildir) once the burst is handled. Latency per
-event = received by the endpoint - published. Target: p99 < 1 s. Measured with one
+event = received by the endpoint - published. Target: p99 < 500 ms. Measured with one
 worker, then with a second replica on the same queue (the way to scale: claims keep
 every send single).
 """

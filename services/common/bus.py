@@ -327,10 +327,11 @@ class EventConsumer:
 class Periodic:
     """A job the worker runs between messages, at most every `interval_s`. A job that
     `yields_to_messages` waits while messages keep arriving (up to `max_wait_s` more),
-    so that a burst is handled first."""
+    so that a burst is handled first, and is called with `busy`: when messages are
+    still waiting, it should do a short part of its work and leave the rest."""
 
     interval_s: float
-    run: Callable[[], object]
+    run: Callable[..., object]
     yields_to_messages: bool = False
     max_wait_s: float = 1.0
     last: float = 0.0
@@ -341,7 +342,7 @@ class Periodic:
         if waited >= 0 and not (busy and self.yields_to_messages and waited < self.max_wait_s):
             self.last = now
             try:
-                self.run()
+                self.run(busy) if self.yields_to_messages else self.run()
             except Exception:  # noqa: BLE001 - a periodic job must not stop the worker
                 log.exception("periodic job failed", extra={"job": getattr(self.run, "__name__",
                                                                               "job")})

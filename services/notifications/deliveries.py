@@ -29,10 +29,14 @@ from services.notifications.webhooks import post_webhook
 log = logging.getLogger(__name__)
 
 
-def send_due(ctx: Context) -> int:
+BUSY_BATCH = 5  # sends per run while events wait: their webhooks come first
+
+
+def send_due(ctx: Context, busy: bool = False) -> int:
     """The worker's periodic job: new events' emails, reminders that fell due, retries,
-    redeliveries, and sends a dead worker left behind."""
-    ids = ctx.store.due_ids(ctx.now().timestamp())
+    redeliveries, and sends a dead worker left behind. While events wait (`busy`), a
+    few at a time, so that a burst's webhooks are not queued behind its emails."""
+    ids = ctx.store.due_ids(ctx.now().timestamp(), limit=BUSY_BATCH if busy else 100)
     send_now(ctx, ids)
     return len(ids)
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar
 
 from services.common.service import Infra
+from services.notifications import deliveries, handlers
 from services.notifications.bootstrap import bootstrap
 from tests.helpers import wait_for
 from tests.integration.notifications.support import (
@@ -102,3 +103,16 @@ def test_an_unreachable_mail_server_is_retried_then_failed(notifications_setting
         entry = api.wait_for_entry(payload["booking"]["id"], "confirmation", "failed")
     assert entry["attempts"] == 3  # one try and the two retries of the test schedule
     assert entry["last_error"] == "mail server unavailable (ConnectionRefusedError)"
+
+
+def test_while_events_wait_the_emails_go_a_few_at_a_time(notifications_settings, clock):
+    """A burst's webhooks are not queued behind its emails: the periodic send, told
+    the worker is busy, sends a short batch and leaves the rest for the next run."""
+    ctx = bootstrap(Infra.from_settings(replace(notifications_settings, smtp_url="")),
+                    clock)
+    for _ in range(deliveries.BUSY_BATCH + 3):
+        handlers.on_created(ctx, envelope("booking.created", booking_payload(START)))
+    assert deliveries.send_due(ctx, busy=True) == deliveries.BUSY_BATCH
+    assert deliveries.send_due(ctx) == 3
+    assert len(list(mailbox.Maildir(notifications_settings.data_dir / "mail"))) == \
+        deliveries.BUSY_BATCH + 3
