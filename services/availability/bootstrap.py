@@ -32,6 +32,19 @@ class Context:
     def catalog(self) -> Catalog:
         return self.versioned_catalog()[1]
 
+    def versions_now(self) -> tuple[int, Catalog, dict[str, int]]:
+        """The catalog with its version, and every studio's ledger version: one read
+        while the catalog is unchanged (the search's hot path), two after a change."""
+        cached = self._cached
+        studios = list(cached[1].studios) if cached else []
+        version, ledgers = self.store.catalog_and_ledger_versions(studios)
+        if cached is None or cached[0] != version:
+            version, catalog = self.versioned_catalog()
+            studios = list(catalog.studios)
+            ledgers = self.store.versions(studios)
+            return version, catalog, dict(zip(studios, ledgers, strict=True))
+        return version, cached[1], dict(zip(studios, ledgers, strict=True))
+
     def versioned_catalog(self) -> tuple[int, Catalog]:
         """The stored catalog and its version; parsed again only after a change (one
         GET per call). One tuple, so threads never pair a version with another catalog."""

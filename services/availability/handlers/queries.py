@@ -67,15 +67,15 @@ def search_slots(ctx: Context, principal: Principal, search: SearchSlots) -> byt
     """The JSON body of a slot search, `{"items": [...]}`. The hot path: a repeated
     search is answered with the bytes of its last answer while they still hold, and a
     new one is put together from studio-days computed before (slot_cache.py)."""
-    catalog_version, catalog = ctx.versioned_catalog()
+    # Versions are read before the ledger: a write in between only makes a later miss.
+    catalog_version, catalog, every_ledger = ctx.versions_now()
     query = slot_query(catalog, principal, search)
     studios = tuple(studio.id for studio in query.studios)
     key = (catalog_version, search.treatment, search.duration, search.addons, studios,
            search.first, search.last, search.therapist, search.therapist_gender)
-    # Versions are read before the ledger: a write in between only makes a later miss.
-    versions, now = ctx.store.versions(studios), ctx.now()
+    versions, now = tuple(every_ledger[s] for s in studios), ctx.now()
     if (body := ctx.slots.get(key, versions, now)) is None:
-        ledgers = dict(zip(studios, versions, strict=True))
+        ledgers = {s: every_ledger[s] for s in studios}
         body, until = assembled(ctx, Versions(catalog_version, ledgers), catalog, query, now)
         ctx.slots.put(key, versions, until, body)
     return body
