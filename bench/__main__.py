@@ -29,8 +29,7 @@ def bench_modules(selected: list[str]) -> list[str]:
 
 def print_table(rows: list[dict]) -> None:
     columns = ["name", "rps", "ratio", "p50_ms", "p99_ms", "errors", "target", "met"]
-    extra = sorted({k for r in rows for k in r} - set(columns))
-    columns += extra
+    columns += [k for k in dict.fromkeys(k for r in rows for k in r) if k not in columns]
     print(" | ".join(columns))
     for r in rows:
         print(" | ".join(str(r.get(c, "")) for c in columns))

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import requests
 
-from bench.harness import ROOT, BenchEnv, Request, Stats, load, open_windows, row
+from bench.harness import ROOT, BenchEnv, Request, Stats, load, open_windows, row, rss_mb
 from services.availability.bootstrap import bootstrap
 from services.availability.catalog_loader import dump_catalog, load_file, parse_catalog
 from services.availability.commands import SearchSlots
@@ -59,6 +59,7 @@ def run(env: BenchEnv, baseline: Stats) -> list[dict]:
     seed_past(store, "camden", 1_000)
     seed_past(store, "s0", 100_000)  # s0 is built exactly like camden
     url = env.serve("services.availability.wsgi:app")
+    server, idle_mb = env.processes[-1], rss_mb(env.processes[-1].pid)
     uncached = env.serve("services.availability.wsgi:app", {"SPA_SLOT_CACHE_DAYS": "0"})
     floor = measure(url, env, ["/v1/treatments"])
     repeated = measure(url, env, [search(7, "camden")])
@@ -66,7 +67,10 @@ def run(env: BenchEnv, baseline: Stats) -> list[dict]:
     city_wide = one_at_a_time(uncached, env, distinct(CITY_SEARCHES, 14))
     one_changed = after_one_change(infra, url, env)
     few, many = history(infra)
-    return [
+    memory = row(f"memory: availability web (gunicorn, 2 workers) RSS MB, idle -> after "
+                 f"{2 * SEARCHES + CITY_SEARCHES} searches (caches bounded)",
+                 rss_idle_mb=idle_mb, rss_after_mb=rss_mb(server.pid))
+    return [memory,
         # What any authenticated read costs here (API key + rate limit, catalog version,
         # JSON): the floor under the cached search, for scale.
         row("availability: GET /v1/treatments (auth + catalog read), for scale", floor,

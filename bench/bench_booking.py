@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 
 import requests
 
-from bench.harness import ROOT, BenchEnv, Request, Stats, load, open_windows, row
+from bench.harness import ROOT, BenchEnv, Request, Stats, load, open_windows, row, rss_mb
 from services.availability.catalog_loader import dump_catalog, load_file
 from services.availability.store import Store
 from services.common import bus
@@ -41,30 +41,37 @@ def run(env: BenchEnv, baseline: Stats) -> list[dict]:
     Store(infra.redis, "london").save_catalog_if_absent(open_windows(london))
     starts = free_starts(env.serve("services.availability.wsgi:app"), env,
                          2 * (WARM_UP + BOOKINGS))
-    rows = [create(env, baseline, starts[:WARM_UP + BOOKINGS], "Redis", {})]
+    rows = create(env, baseline, starts[:WARM_UP + BOOKINGS], "Redis", {})
     amqp = os.environ.get("SPA_BENCH_AMQP_URL", AMQP_URL)
     if not rabbitmq_answers(amqp):
         return [*rows, row(f"booking: create, RabbitMQ broker: skipped ({amqp} does not "
                            "answer; set SPA_BENCH_AMQP_URL)")]
     broker = {"SPA_BROKER_URL": amqp}
-    return [*rows, create(env, baseline, starts[WARM_UP + BOOKINGS:], "RabbitMQ", broker)]
+    return [*rows, create(env, baseline, starts[WARM_UP + BOOKINGS:], "RabbitMQ", broker)[0]]
 
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/spa-bench"
 
 
 def create(env: BenchEnv, baseline: Stats, starts: list[str], broker: str,
-           extra_env: dict) -> dict:
-    """The processes of one booking (its app and both workers) on one broker."""
-    processes = [env.worker("availability", extra_env), env.worker("booking", extra_env)]
+           extra_env: dict) -> list[dict]:
+    """The processes of one booking (its app and both workers) on one broker; the
+    booking row, then each process's memory idle and after the bookings."""
+    processes = {"availability worker": env.worker("availability", extra_env),
+                 "booking worker": env.worker("booking", extra_env)}
     url = env.serve("services.booking.wsgi:app", extra_env)
-    processes.append(env.processes[-1])
+    processes["booking web (gunicorn, 2 workers)"] = env.processes[-1]
+    idle = {name: rss_mb(process.pid) for name, process in processes.items()}
     load(url, plan(env, starts[:WARM_UP]), WARM_UP)
     stats = load(url, plan(env, starts[WARM_UP:]), BOOKINGS)
-    for process in processes:
+    after = {name: rss_mb(process.pid) for name, process in processes.items()}
+    for process in processes.values():
         env.stop_process(process)
-    return row(f"booking: create (one reserve RPC, 12 Redis commands), {broker} broker",
-               stats, baseline, target="ratio >= 0.2", created=stats.statuses.get(201, 0))
+    booked = row(f"booking: create (one reserve RPC, 12 Redis commands), {broker} broker",
+                 stats, baseline, target="ratio >= 0.2", created=stats.statuses.get(201, 0))
+    return [booked, *(row(f"memory: {name} RSS MB, idle -> after {WARM_UP + BOOKINGS} "
+                          f"bookings", rss_idle_mb=idle[name], rss_after_mb=after[name])
+                      for name in processes)]
 
 
 def rabbitmq_answers(url: str) -> bool:

@@ -202,6 +202,22 @@ class BenchEnv:
         self.redis_server.stop()
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and everything it started (gunicorn's workers)."""
+    total_kb, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total_kb += next(int(line.split()[1]) for line in status.splitlines()
+                         if line.startswith("VmRSS:"))
+        pending += [int(child) for child in children]
+    return round(total_kb / 1024, 1)
+
+
 def _wait_healthy(base_url: str, timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
