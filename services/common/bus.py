@@ -415,7 +415,20 @@ class Worker(ConsumerMixin):
         if self._producer is not None:
             for consumer in self.event_consumers:
                 consumer.requeue_due(self._producer)
-        # Busy: the last wait for a message got one, so more may be queued behind it.
+        # Busy: the last wait for a message got one, so more may be queued behind it;
+        # or (for jobs that yield) our queues hold messages another replica has not
+        # taken yet: a burst's events go before any replica's deferrable work.
         busy, self._busy = self._busy, False
+        if not busy and any(job.yields_to_messages for job in self.periodic):
+            busy = self._events_waiting()
         for job in self.periodic:
             job.maybe_run(busy)
+
+    def _events_waiting(self) -> bool:
+        if self._producer is None:
+            return False
+        try:
+            return any(consumer.queue(self._producer.channel).queue_declare(passive=True)[1]
+                       for consumer in self.event_consumers)
+        except Exception:  # noqa: BLE001 - not knowing is not busy; consuming goes on
+            return False

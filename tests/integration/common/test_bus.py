@@ -258,3 +258,20 @@ def test_rpc_without_a_server_raises_unavailable_at_the_deadline(broker_url, rpc
         client = RpcClient(connection, rpc_service, timeout_s=0.5)
         with pytest.raises(RpcTimeout):
             client.call("add", {"a": 1, "b": 1})
+
+
+def test_deferrable_work_waits_while_events_wait_for_any_replica(broker_url, queue, topic,
+                                                                  redis_client):
+    """A replica that got no message itself still yields to events queued for the
+    others: its periodic job is told it is busy while the queue holds any."""
+    told: list[bool] = []
+    job = bus.Periodic(0.0, told.append, yields_to_messages=True, max_wait_s=0.0)
+    consumer = make_consumer(queue, {}, redis_client)
+    publish(broker_url, envelope(topic, n=1))
+    with bus.broker_connection(broker_url) as connection, connection.channel() as channel:
+        worker = bus.Worker(connection, [consumer], periodic=[job])
+        worker.on_consume_ready(connection, channel, [])
+        worker.on_iteration()  # one event queued, taken by nobody yet
+        queue(channel).purge()
+        worker.on_iteration()
+    assert told == [True, False]
