@@ -9,7 +9,7 @@ import os
 import threading
 
 import requests
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from services.common.http import (
@@ -19,6 +19,7 @@ from services.common.http import (
     problem,
     swagger_static,
 )
+from services.gateway.passthrough import Passthrough
 
 # Path prefix -> service. Longest match wins; `/<service>/...` reaches a service's
 # own routes (e.g. /booking/healthz).
@@ -30,9 +31,6 @@ ROUTES = {
     "/v1/webhooks": "notifications", "/v1/notifications": "notifications",
 }
 SERVICES = ("availability", "booking", "notifications")
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-              "trailers", "transfer-encoding", "upgrade", "content-encoding",
-              "content-length"}
 
 _local = threading.local()
 
@@ -96,16 +94,14 @@ def create_app(upstreams: dict[str, str] | None = None) -> Flask:
     def docs():
         return Response(SWAGGER_PAGE, mimetype="text/html")
 
-    # Every method is forwarded (OPTIONS too: the service knows which methods a path has).
+    # What `route` maps to a service never reaches Flask (passthrough.py); the rest of
+    # every method is a 404 here.
     @app.route("/<path:path>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
                                         "OPTIONS"], provide_automatic_options=False)
-    def proxy(path: str):
-        target = route("/" + path)
-        if target is None:
-            return problem("not_found", "no such route")
-        service, upstream_path = target
-        return _forward(upstreams[service] + upstream_path)
+    def unrouted(path: str):
+        return problem("not_found", "no such route")
 
+    app.wsgi_app = Passthrough(app.wsgi_app, upstreams, route)  # type: ignore[method-assign]
     return app
 
 
@@ -114,22 +110,6 @@ def _ready_check(url: str):
     def check():
         requests.get(f"{url}/readyz", timeout=0.4).raise_for_status()
     return check
-
-
-def _forward(url: str) -> Response:
-    headers = {k: v for k, v in request.headers if k.lower() not in HOP_BY_HOP | {"host"}}
-    # The client's address, for the services' per-address rate limit (they trust one
-    # proxy: the last address in this list).
-    forwarded = request.headers.get("X-Forwarded-For")
-    headers["X-Forwarded-For"] = ", ".join(filter(None, (forwarded, request.remote_addr)))
-    try:
-        upstream = _session().request(
-            request.method, url, params=request.query_string, headers=headers,
-            data=request.get_data(), timeout=30, allow_redirects=False)
-    except requests.RequestException:
-        return problem("dependency_unavailable", "the service did not answer")
-    out = [(k, v) for k, v in upstream.raw.headers.items() if k.lower() not in HOP_BY_HOP]
-    return Response(upstream.content, status=upstream.status_code, headers=out)
 
 
 SWAGGER_PAGE = """<!DOCTYPE html>

@@ -25,6 +25,7 @@ from services.availability.domain import (
     CancellationPolicy,
     Catalog,
     Named,
+    Order,
     Reservation,
     Studio,
     Treatment,
@@ -121,8 +122,8 @@ def reserve_by_current_catalog(ctx: Context, command: Reserve) -> Held | None:
     for named in (command.therapist, command.prefer):
         if named:
             catalog.therapist(named)
-    start = bookable_start(studio, order.busy_s, command.start, now)
-    within_window(catalog.window(studio, order.treatment), start, now)
+    start = bookable_start(studio, order, catalog.window(studio, order.treatment),
+                           command.start, now)
     ledger = ctx.store.reservations({studio.id: (start, start + 1)})
     pairs = engine.free_pairs(catalog, studio, order, start, ledger, now, command.therapist,
                               command.therapist_gender)
@@ -189,8 +190,8 @@ def hold_by_current_catalog(ctx: Context, command: HoldSlot) -> Held | None:
     hold_id = command.hold_id or uuid.uuid4().hex
     if retried := ctx.store.find(studio.id, hold_id):
         return held_view(catalog, retried)
-    start = bookable_start(studio, order.busy_s, command.start, now)
-    within_window(catalog.window(studio, order.treatment), start, now)
+    start = bookable_start(studio, order, catalog.window(studio, order.treatment),
+                           command.start, now)
     ledger = ctx.store.reservations({studio.id: (start, start + 1)})
     pairs = engine.free_pairs(catalog, studio, order, start, ledger, now, command.therapist,
                               command.therapist_gender)
@@ -219,12 +220,16 @@ def hold_first_free(ctx: Context, wanted: Reservation, pairs: list[engine.Pair],
     raise SlotUnavailable()
 
 
-def bookable_start(studio: Studio, busy_s: int, start: datetime, now: int) -> int:
+def bookable_start(studio: Studio, order: Order, window: BookingWindow, start: datetime,
+                   now: int) -> int:
+    """The start as an instant, if it can be booked now. The window is checked before
+    the grid and the hours: a start too soon is told when it may be, at any hour."""
     instant = int(start.timestamp())
-    if problem := engine.start_problem(studio, busy_s, instant):
-        raise Invalid.field("start", problem)
     if instant < now:
         raise Invalid.field("start", "is in the past")
+    within_window(window, instant, now)
+    if problem := engine.start_problem(studio, order.busy_s, instant):
+        raise Invalid.field("start", problem)
     return instant
 
 

@@ -1,0 +1,123 @@
+"""The gateway's hop, as nginx would make it: no framework on the way, the request's
+own target and body, one kept-alive connection per thread and service.
+
+Only what `route` maps to a service goes this way; everything else (the gateway's
+health, the merged OpenAPI document, Swagger UI, a 404) is the Flask app's.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import select
+import threading
+from collections.abc import Callable, Iterable
+from urllib.parse import urlsplit
+
+from services.common.http import PROBLEM_JSON, problem_body
+
+# Not forwarded either way: they describe one connection, not the message.
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+              "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
+UPSTREAM_TIMEOUT_S = 30.0
+
+Route = Callable[[str], "tuple[str, str] | None"]
+
+
+class Passthrough:
+    def __init__(self, app, upstreams: dict[str, str], route: Route):
+        self.app = app
+        self.route = route
+        self.upstreams = {name: urlsplit(url) for name, url in upstreams.items()}
+        self.local = threading.local()
+
+    def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
+        target = self.route(environ.get("PATH_INFO", ""))
+        if target is None:
+            return self.app(environ, start_response)
+        service, upstream_path = target
+        try:
+            status, headers, body = self.forward(environ, service, upstream_path)
+        except (OSError, http.client.HTTPException):
+            self.drop(service)
+            status, headers, body = unavailable()
+        start_response(status, [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+    def forward(self, environ: dict, service: str,
+                upstream_path: str) -> tuple[str, list[tuple[str, str]], bytes]:
+        connection = self.connection(service)
+        connection.request(environ["REQUEST_METHOD"], self.target(environ, service, upstream_path),
+                           body=read_body(environ), headers=request_headers(environ))
+        response = connection.getresponse()
+        body = response.read()
+        headers = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP]
+        return f"{response.status} {response.reason}", headers, body
+
+    def target(self, environ: dict, service: str, upstream_path: str) -> str:
+        """The request's own target (as sent: nothing decoded and re-encoded), with a
+        `/<service>` prefix taken off."""
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        if raw is None:
+            query = environ.get("QUERY_STRING")
+            raw = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
+        prefix = f"/{service}"
+        if upstream_path != environ.get("PATH_INFO") and raw.startswith(prefix):
+            raw = raw[len(prefix):] or "/"
+            raw = raw if raw.startswith("/") else "/" + raw
+        return self.upstreams[service].path.rstrip("/") + raw
+
+    def connection(self, service: str) -> http.client.HTTPConnection:
+        """This thread's connection to the service, new if the service closed it."""
+        connections = self.local.__dict__.setdefault("connections", {})
+        connection = connections.get(service)
+        if connection is None or dropped(connection):
+            if connection is not None:
+                connection.close()
+            upstream = self.upstreams[service]
+            connection = connections[service] = http.client.HTTPConnection(
+                upstream.hostname, upstream.port, timeout=UPSTREAM_TIMEOUT_S)
+        return connection
+
+    def drop(self, service: str) -> None:
+        connection = self.local.__dict__.get("connections", {}).pop(service, None)
+        if connection is not None:
+            connection.close()
+
+
+def dropped(connection: http.client.HTTPConnection) -> bool:
+    """A kept-alive connection the other side closed (readable while idle: EOF).
+    Checked before reuse, as urllib3 does, so no request is sent into a dead socket."""
+    if connection.sock is None:
+        return False
+    readable, _, _ = select.select([connection.sock], [], [], 0)
+    return bool(readable)
+
+
+def read_body(environ: dict) -> bytes | None:
+    length = environ.get("CONTENT_LENGTH")
+    stream = environ["wsgi.input"]
+    if length:
+        return stream.read(int(length))
+    body = stream.read() if environ["REQUEST_METHOD"] not in ("GET", "HEAD") else b""
+    return body or None
+
+
+def request_headers(environ: dict) -> dict[str, str]:
+    headers = {name[5:].replace("_", "-").title(): value for name, value in environ.items()
+               if name.startswith("HTTP_")}
+    headers = {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
+    if environ.get("CONTENT_TYPE"):
+        headers["Content-Type"] = environ["CONTENT_TYPE"]
+    # The client's address, for the services' per-address rate limit (they trust one
+    # proxy: the last address in this list).
+    forwarded = headers.get("X-Forwarded-For")
+    headers["X-Forwarded-For"] = ", ".join(filter(None, (forwarded,
+                                                          environ.get("REMOTE_ADDR"))))
+    return headers
+
+
+def unavailable() -> tuple[str, list[tuple[str, str]], bytes]:
+    body = problem_body("dependency_unavailable", "the service did not answer")
+    return "503 Service Unavailable", [("Content-Type", PROBLEM_JSON)], \
+        json.dumps(body).encode()
