@@ -19,6 +19,7 @@ is kept until the first of those that applies to it.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -32,23 +33,27 @@ V = TypeVar("V")
 
 
 class Lru(Generic[V]):
-    """A dict that forgets its least recently used entries beyond `size`."""
+    """A dict that forgets its least recently used entries beyond `size`. A gunicorn
+    worker's threads share it, hence the lock."""
 
     def __init__(self, size: int):
         self.size = size
         self.entries: OrderedDict[tuple, V] = OrderedDict()
+        self.lock = threading.Lock()
 
     def get(self, key: tuple) -> V | None:
-        found = self.entries.get(key)
-        if found is not None:
-            self.entries.move_to_end(key)
-        return found
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+            return found
 
     def put(self, key: tuple, value: V) -> None:
-        self.entries[key] = value
-        self.entries.move_to_end(key)
-        while len(self.entries) > self.size:
-            self.entries.popitem(last=False)
+        with self.lock:
+            self.entries[key] = value
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -58,28 +63,39 @@ class Entry:
     body: bytes
 
 
+ENTRY_OVERHEAD = 1024  # an entry's key, versions and bookkeeping, beside its body
+
+
 class SlotCache:
-    """Whole answers, at most `max_bytes` of them (a city-wide answer can be megabytes)."""
+    """Whole answers, at most `max_bytes` of them (a city-wide answer can be megabytes;
+    an empty one still costs its key), shared by a worker's threads."""
 
     def __init__(self, max_bytes: int = 16 << 20):
         self.max_bytes = max_bytes
         self.bytes = 0
         self.entries: OrderedDict[tuple, Entry] = OrderedDict()
+        self.lock = threading.Lock()
 
     def get(self, key: tuple, versions: tuple, now: int) -> bytes | None:
-        entry = self.entries.get(key)
-        if entry and entry.versions == versions and now < entry.valid_until:
-            self.entries.move_to_end(key)
-            return entry.body
-        return None
+        with self.lock:
+            entry = self.entries.get(key)
+            if entry and entry.versions == versions and now < entry.valid_until:
+                self.entries.move_to_end(key)
+                return entry.body
+            return None
 
     def put(self, key: tuple, versions: tuple, valid_until: int, body: bytes) -> None:
-        if (old := self.entries.pop(key, None)) is not None:
-            self.bytes -= len(old.body)
-        self.entries[key] = Entry(versions, valid_until, body)
-        self.bytes += len(body)
-        while self.bytes > self.max_bytes and self.entries:
-            self.bytes -= len(self.entries.popitem(last=False)[1].body)
+        with self.lock:
+            if (old := self.entries.pop(key, None)) is not None:
+                self.bytes -= weight(old)
+            self.entries[key] = entry = Entry(versions, valid_until, body)
+            self.bytes += weight(entry)
+            while self.bytes > self.max_bytes and self.entries:
+                self.bytes -= weight(self.entries.popitem(last=False)[1])
+
+
+def weight(entry: Entry) -> int:
+    return len(entry.body) + ENTRY_OVERHEAD
 
 
 @dataclass(frozen=True)

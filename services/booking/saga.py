@@ -82,8 +82,8 @@ def reserve(ctx: Context, booking: Booking, wanted: SlotRequest, prefer: str | N
     pending = commit(ctx, Change(booking))
     try:
         hold = ctx.availability.reserve(wanted, pending.hold_id, pending.id, prefer)
-    except Unavailable:  # no answer: undo frees the hold, now and once a late call is over
-        undo(ctx, pending)
+    except Unavailable:  # no answer: free the hold now, and again once a late call is over
+        undo(ctx, pending, late_call_possible=True)
         raise
     except SpaError:  # refused (taken, unknown, invalid): nothing was held
         ctx.store.discard(pending)
@@ -226,21 +226,25 @@ def commit(ctx: Context, change: Change) -> Booking:
     return saved
 
 
-def undo(ctx: Context, booking: Booking) -> None:
-    """Roll back an unfinished step (domain.abandon), then free its hold."""
+def undo(ctx: Context, booking: Booking, late_call_possible: bool = False) -> None:
+    """Roll back an unfinished step (domain.abandon), then free its hold. When a call
+    that may still make the hold is in flight, the worker's queued release stays: it
+    frees what the late call made, once that call is surely over."""
     undone, hold_id = domain.abandon(booking, ctx.clock.now())
     if ctx.store.commit(Change(undone, release=hold_id)) and hold_id:
-        release_now(ctx, hold_id)
+        release_now(ctx, hold_id, settled=not late_call_possible)
 
 
-def release_now(ctx: Context, hold_id: str) -> None:
-    """Free the time at once; if availability does not answer, the worker retries."""
+def release_now(ctx: Context, hold_id: str, settled: bool = True) -> None:
+    """Free the time at once; if availability does not answer (or, unless `settled`,
+    in any case), the worker releases it again later."""
     try:
         ctx.availability.release(hold_id)
     except SpaError as error:
         log.warning("release postponed", extra={"hold": hold_id, "error": error.code})
         return
-    ctx.store.released(hold_id)
+    if settled:
+        ctx.store.released(hold_id)
 
 
 def event(ctx: Context, kind: str, booking: Booking, **extra) -> bus.Envelope:

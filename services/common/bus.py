@@ -358,6 +358,8 @@ class Worker(ConsumerMixin):
         self.rpc_servers = rpc_servers or []
         self.periodic = periodic or []
         self._producer: Producer | None = None
+        self._live: Connection | None = None
+        self._probe = None  # the channel that asks for queue lengths
         self._busy = False
 
     def get_consumers(self, Consumer, channel):  # noqa: N803 - kombu's signature
@@ -403,6 +405,7 @@ class Worker(ConsumerMixin):
             yield connection
 
     def on_consume_ready(self, connection, channel, consumers, **kwargs):
+        self._live, self._probe = connection, None  # a new connection: a new probe channel
         self._producer = Producer(channel)
         for server in self.rpc_servers:
             server.producer = Producer(channel)
@@ -425,10 +428,15 @@ class Worker(ConsumerMixin):
             job.maybe_run(busy)
 
     def _events_waiting(self) -> bool:
-        if self._producer is None:
+        """Whether our event queues hold messages. Asked on a channel of its own: on
+        RabbitMQ a refused passive declare closes its channel, never the consumers'."""
+        if self._live is None:
             return False
         try:
-            return any(consumer.queue(self._producer.channel).queue_declare(passive=True)[1]
+            if self._probe is None:
+                self._probe = self._live.channel()
+            return any(consumer.queue(self._probe).queue_declare(passive=True)[1]
                        for consumer in self.event_consumers)
         except Exception:  # noqa: BLE001 - not knowing is not busy; consuming goes on
+            self._probe = None
             return False

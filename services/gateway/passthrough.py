@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import http.client
 import json
-import select
 import threading
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
+
+from urllib3.util.wait import wait_for_read
 
 from services.common.http import PROBLEM_JSON, problem_body
 
@@ -41,17 +42,20 @@ class Passthrough:
         except (OSError, http.client.HTTPException):
             self.drop(service)
             status, headers, body = unavailable()
-        start_response(status, [*headers, ("Content-Length", str(len(body)))])
+        start_response(status, headers)
         return [body]
 
     def forward(self, environ: dict, service: str,
                 upstream_path: str) -> tuple[str, list[tuple[str, str]], bytes]:
-        connection = self.connection(service)
-        connection.request(environ["REQUEST_METHOD"], self.target(environ, service, upstream_path),
+        connection, method = self.connection(service), environ["REQUEST_METHOD"]
+        connection.request(method, self.target(environ, service, upstream_path),
                            body=read_body(environ), headers=request_headers(environ))
         response = connection.getresponse()
         body = response.read()
         headers = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP]
+        # The length of what was sent (chunks joined); a HEAD answer keeps the GET's.
+        length = response.getheader("Content-Length") if method == "HEAD" else None
+        headers.append(("Content-Length", length or str(len(body))))
         return f"{response.status} {response.reason}", headers, body
 
     def target(self, environ: dict, service: str, upstream_path: str) -> str:
@@ -88,10 +92,7 @@ class Passthrough:
 def dropped(connection: http.client.HTTPConnection) -> bool:
     """A kept-alive connection the other side closed (readable while idle: EOF).
     Checked before reuse, as urllib3 does, so no request is sent into a dead socket."""
-    if connection.sock is None:
-        return False
-    readable, _, _ = select.select([connection.sock], [], [], 0)
-    return bool(readable)
+    return connection.sock is not None and wait_for_read(connection.sock, timeout=0.0)
 
 
 def read_body(environ: dict) -> bytes | None:
@@ -118,6 +119,6 @@ def request_headers(environ: dict) -> dict[str, str]:
 
 
 def unavailable() -> tuple[str, list[tuple[str, str]], bytes]:
-    body = problem_body("dependency_unavailable", "the service did not answer")
-    return "503 Service Unavailable", [("Content-Type", PROBLEM_JSON)], \
-        json.dumps(body).encode()
+    body = json.dumps(problem_body("dependency_unavailable", "the service did not answer"))
+    return "503 Service Unavailable", [("Content-Type", PROBLEM_JSON),
+                                       ("Content-Length", str(len(body)))], body.encode()

@@ -119,15 +119,16 @@ def reserve_by_current_catalog(ctx: Context, command: Reserve) -> Held | None:
     now = ctx.now()
     studio = catalog.studio(command.studio)
     order = catalog.order(command.treatment, command.duration, command.addons)
-    for named in (command.therapist, command.prefer):
-        if named:
-            catalog.therapist(named)
+    if command.therapist:
+        catalog.therapist(command.therapist)
     start = bookable_start(studio, order, catalog.window(studio, order.treatment),
                            command.start, now)
     ledger = ctx.store.reservations({studio.id: (start, start + 1)})
     pairs = engine.free_pairs(catalog, studio, order, start, ledger, now, command.therapist,
                               command.therapist_gender)
-    if command.prefer:  # a stable sort: the preferred therapist first, each in its order
+    # A stable sort: the preferred therapist first, each in its order. A preference for
+    # someone the catalog no longer has (a client's old record) simply matches nobody.
+    if command.prefer:
         pairs.sort(key=lambda pair: pair.therapist.id != command.prefer)
     wanted = Reservation(
         hold_id=command.hold_id, studio=studio.id, treatment=order.treatment.id,

@@ -222,6 +222,13 @@ def test_a_preferred_therapist_is_booked_when_free_and_else_any_able_one(partner
         "therapist"] == "priya"  # maya is busy: any able one
 
 
+def test_a_preferred_therapist_the_catalog_no_longer_has_is_passed_over(partner):
+    """A client's record may name someone who has left: the booking goes ahead."""
+    client = new_client(partner, preferences={"therapist": "long-gone"})
+    body = by_client(client["id"], "2027-03-10T12:00:00+00:00", treatment="relaxation")
+    assert booked(partner, body)["therapist"] in ("maya", "priya")
+
+
 def test_a_preferred_gender_applies_where_the_request_names_none(partner):
     client = new_client(partner, preferences={"therapist_gender": "male"})
     record_intake(partner, client["id"])

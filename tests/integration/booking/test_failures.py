@@ -57,6 +57,9 @@ class TestAvailabilitySilent:
         assert partner.get("/v1/bookings").get_json()["items"] == []
         ctx = app.extensions["spa"]
         assert ctx.store.due_events() == []
+        # Released at once, and queued to be released again once the late call is
+        # surely over: a release that ran first would have found nothing to free.
+        assert redis_client.zcard("spa:london:booking:releases") == 1
         availability.stall_s.clear()
         wait_for(lambda: handlers.retry_releases(ctx) or not availability.reservations(),
                  what="the late confirmed reservation to be released")

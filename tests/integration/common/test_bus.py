@@ -274,4 +274,9 @@ def test_deferrable_work_waits_while_events_wait_for_any_replica(broker_url, que
         worker.on_iteration()  # one event queued, taken by nobody yet
         queue(channel).purge()
         worker.on_iteration()
-    assert told == [True, False]
+        queue(channel).delete()  # asking about a queue that is gone is refused...
+        worker.on_iteration()
+        queue(channel).declare()  # ...on the probe's channel: the consumers' still works
+        publish(broker_url, envelope(topic, n=2))
+        worker.on_iteration()
+    assert told == [True, False, False, True]

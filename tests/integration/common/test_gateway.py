@@ -16,6 +16,8 @@ from services.gateway.app import create_app
 
 @Request.application
 def echo(request: Request) -> Response:
+    if request.path == "/fixed":
+        return Response("0123456789", mimetype="text/plain")
     seen = {"method": request.method, "target": request.environ.get("RAW_URI")
             or request.environ.get("REQUEST_URI"), "body": request.get_data(as_text=True),
             "headers": dict(request.headers)}
@@ -59,6 +61,12 @@ def test_a_service_prefix_is_taken_off_and_connections_closed_by_the_service_are
     for _ in range(3):  # the upstream closes every connection after its answer
         seen = gateway.get("/booking/healthz?deep=1").get_json()
         assert seen["target"] == "/healthz?deep=1" and seen["method"] == "GET"
+
+
+def test_a_head_request_is_told_the_length_of_what_a_get_would_send(gateway):
+    head = gateway.head("/booking/fixed")
+    assert head.status_code == 200 and head.data == b""
+    assert head.headers["Content-Length"] == "10"
 
 
 def test_a_service_that_does_not_answer_is_a_503_problem(gateway):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 from services.availability.domain import Money, Reservation
 from services.availability.slot_cache import (
+    ENTRY_OVERHEAD,
     FOREVER,
     HORIZON_RECHECK_S,
     Day,
@@ -77,12 +79,36 @@ def test_the_caches_forget_the_least_recently_used_first():
     assert len(cache.entries) == 2
 
 
-def test_whole_answers_are_bounded_by_their_bytes():
-    cache = SlotCache(max_bytes=10)
+def test_whole_answers_are_bounded_by_their_bytes_and_their_number():
+    cache = SlotCache(max_bytes=2 * ENTRY_OVERHEAD + 10)
     cache.put(("a",), (), FOREVER, b"12345")
     cache.put(("b",), (), FOREVER, b"12345")
     cache.put(("a",), (), FOREVER, b"123")  # replaced, not counted twice
     cache.put(("c",), (), FOREVER, b"1234")  # b (the oldest) goes
     assert cache.get(("b",), (), 0) is None
     assert cache.get(("a",), (), 0) == b"123" and cache.get(("c",), (), 0) == b"1234"
-    assert cache.bytes == 7
+    assert cache.bytes == 2 * ENTRY_OVERHEAD + 7
+    for n in range(10):  # empty answers still cost their keys: the number stays bounded
+        cache.put((n,), (), FOREVER, b"")
+    assert len(cache.entries) == 2
+
+
+def test_threads_sharing_a_cache_keep_its_count_true():
+    cache = SlotCache(max_bytes=50 * (ENTRY_OVERHEAD + 100))
+    days: Lru[int] = Lru(size=20)
+
+    def churn(offset: int) -> None:
+        for n in range(2000):
+            key = ((n + offset) % 80,)
+            cache.put(key, (), FOREVER, b"x" * 100)
+            cache.get(key, (), 0)
+            days.put(key, n)
+            days.get(((n + 3) % 80,))
+
+    threads = [threading.Thread(target=churn, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert cache.bytes == sum(len(e.body) + ENTRY_OVERHEAD for e in cache.entries.values())
+    assert len(days.entries) <= 20
