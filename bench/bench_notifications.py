@@ -10,15 +10,13 @@ every send single).
 
 from __future__ import annotations
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
-from bench.harness import BenchEnv, Stats, row
+from bench.harness import BenchEnv, Stats, WebhookEndpoint, row
 from services.common import bus
-from services.common.redis import connect, free_port
+from services.common.redis import connect
 from services.notifications import queues
 from services.notifications.store import NotificationStore
 from tests.unit.notifications.samples import booking_payload
@@ -27,39 +25,8 @@ BURST = 100
 WARM_UP = 10
 
 
-class Endpoint:
-    """A partner's endpoint that notes when each webhook-id arrived."""
-
-    def __init__(self) -> None:
-        self.arrived: dict[str, float] = {}
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), self._handler())
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}/hooks"
-
-    def _handler(self):
-        arrived = self.arrived
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as partners' servers do
-
-            def do_POST(self):  # noqa: N802 - http.server's name
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                arrived.setdefault(self.headers["webhook-id"], time.perf_counter())
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        return Handler
-
-
 def run(env: BenchEnv, baseline: Stats) -> list[dict]:
-    endpoint = Endpoint()
+    endpoint = WebhookEndpoint(lambda headers, body: headers["webhook-id"])
     api = env.serve("services.notifications.wsgi:app")
     response = requests.post(f"{api}/v1/webhooks", headers=env.auth(), timeout=10,
                              json={"url": endpoint.url, "events": ["booking.created"]})
@@ -77,7 +44,7 @@ def run(env: BenchEnv, baseline: Stats) -> list[dict]:
     return rows
 
 
-def _measure(connection, endpoint: Endpoint) -> Stats:
+def _measure(connection, endpoint: WebhookEndpoint) -> Stats:
     _send_and_wait(connection, endpoint, WARM_UP)
     published, started = _burst(connection)
     _wait_all(endpoint, published)
@@ -97,7 +64,7 @@ def _event() -> bus.Envelope:
                         city="london")
 
 
-def _send_and_wait(connection, endpoint: Endpoint, count: int) -> None:
+def _send_and_wait(connection, endpoint: WebhookEndpoint, count: int) -> None:
     """Warm up: a new worker's first events pay for imports and template compiling."""
     published, _ = _burst(connection, count)
     _wait_all(endpoint, published)
@@ -113,13 +80,14 @@ def _burst(connection, count: int = BURST) -> tuple[dict[str, float], float]:
     return published, started
 
 
-def _wait_all(endpoint: Endpoint, published: dict[str, float], timeout_s: float = 60) -> None:
+def _wait_all(endpoint: WebhookEndpoint, published: dict[str, float],
+              timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while not published.keys() <= endpoint.arrived.keys() and time.monotonic() < deadline:
         time.sleep(0.01)
 
 
-def _stats(endpoint: Endpoint, published: dict[str, float], started: float) -> Stats:
+def _stats(endpoint: WebhookEndpoint, published: dict[str, float], started: float) -> Stats:
     latencies = [(endpoint.arrived[i] - at) * 1000 for i, at in published.items()
                  if i in endpoint.arrived]
     last = max((endpoint.arrived[i] for i in published if i in endpoint.arrived),

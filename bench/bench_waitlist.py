@@ -10,55 +10,21 @@ sent. Target: p99 < 5 s.
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 import uuid
 from datetime import date, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
 from bench.bench_booking import INTAKE, non_overlapping, search
-from bench.harness import ROOT, BenchEnv, Stats, open_windows, row
+from bench.harness import ROOT, BenchEnv, Stats, WebhookEndpoint, open_windows, row
 from services.availability.catalog_loader import dump_catalog, load_file
 from services.availability.store import Store
-from services.common.redis import connect, free_port
+from services.common.redis import connect
 
 WAITING = 100
 CANCEL_EVERY_S = 0.25
 FIRST_DAY = date.today() + timedelta(days=400)  # clear of the other benchmarks' days
-
-
-class Endpoint:
-    """A partner's endpoint that notes when each offer (by its start) arrived."""
-
-    def __init__(self) -> None:
-        self.offered: dict[str, float] = {}
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), self._handler())
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}/hooks"
-
-    def _handler(self):
-        offered = self.offered
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):  # noqa: N802 - http.server's name
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                offered.setdefault(body["data"]["offer"]["start"], time.perf_counter())
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        return Handler
 
 
 def run(env: BenchEnv, baseline: Stats) -> list[dict]:
@@ -67,7 +33,7 @@ def run(env: BenchEnv, baseline: Stats) -> list[dict]:
     for service in ("availability", "booking", "notifications"):
         env.worker(service)
     booking_url = env.serve("services.booking.wsgi:app")
-    endpoint = Endpoint()
+    endpoint = WebhookEndpoint(lambda headers, body: body["data"]["offer"]["start"])
     notifications_url = env.serve("services.notifications.wsgi:app")
     requests.post(f"{notifications_url}/v1/webhooks", headers=env.auth(), timeout=10, json={
         "url": endpoint.url, "events": ["waitlist.offered"]}).raise_for_status()
@@ -81,10 +47,10 @@ def run(env: BenchEnv, baseline: Stats) -> list[dict]:
     wait_drained(env)
     sent = cancel_paced(booking_url, env, dict(zip(starts, bookings, strict=True)))
     wait_offered(endpoint, sent)
-    latencies = [(endpoint.offered[s] - at) * 1000 for s, at in sent.items()
-                 if s in endpoint.offered]
+    latencies = [(endpoint.arrived[s] - at) * 1000 for s, at in sent.items()
+                 if s in endpoint.arrived]
     missing = len(sent) - len(latencies)
-    span = max(endpoint.offered.values(), default=0) - min(sent.values())
+    span = max(endpoint.arrived.values(), default=0) - min(sent.values())
     stats = Stats(len(latencies), span, latencies, {204: len(latencies), 0: missing})
     endpoint.server.shutdown()
     return [row(f"waitlist: cancel -> waitlist.offered webhook, {WAITING} waiting",
@@ -128,7 +94,7 @@ def cancel_paced(url: str, env: BenchEnv, bookings: dict[str, str]) -> dict[str,
     return sent
 
 
-def wait_offered(endpoint: Endpoint, sent: dict[str, float], timeout_s: float = 30) -> None:
+def wait_offered(endpoint: WebhookEndpoint, sent: dict[str, float], timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
-    while not sent.keys() <= endpoint.offered.keys() and time.monotonic() < deadline:
+    while not sent.keys() <= endpoint.arrived.keys() and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -14,10 +14,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -145,6 +148,38 @@ def open_windows(catalog_doc: dict) -> dict:
     for studio in catalog_doc["studios"]:
         studio["booking_window"] = {"min_notice_min": 0, "max_advance_days": 730}
     return catalog_doc
+
+
+class WebhookEndpoint:
+    """A partner's endpoint that notes when each webhook arrived, under `key_of(headers,
+    body)` (the first arrival of each key counts)."""
+
+    def __init__(self, key_of: Callable[[Message, dict], str]) -> None:
+        self.arrived: dict[str, float] = {}
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), self._handler(key_of))
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/hooks"
+
+    def _handler(self, key_of: Callable[[Message, dict], str]):
+        arrived = self.arrived
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as partners' servers do
+
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                arrived.setdefault(key_of(self.headers, body), time.perf_counter())
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
 
 
 class BenchEnv:
