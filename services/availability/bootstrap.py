@@ -38,12 +38,12 @@ class Context:
         cached = self._cached
         studios = list(cached[1].studios) if cached else []
         version, ledgers = self.store.catalog_and_ledger_versions(studios)
-        if cached is None or cached[0] != version:
+        catalog = cached[1] if cached else None
+        if cached is None or cached[0] != version:  # read the new one, then its studios'
             version, catalog = self.versioned_catalog()
             studios = list(catalog.studios)
-            ledgers = self.store.versions(studios)
-            return version, catalog, dict(zip(studios, ledgers, strict=True))
-        return version, cached[1], dict(zip(studios, ledgers, strict=True))
+            ledgers = self.store.catalog_and_ledger_versions(studios)[1]
+        return version, catalog, dict(zip(studios, ledgers, strict=True))
 
     def versioned_catalog(self) -> tuple[int, Catalog]:
         """The stored catalog and its version; parsed again only after a change (one

@@ -200,10 +200,6 @@ def bookable_span(catalog: Catalog, studio: Studio, order: Order, wanted: Span,
                 min(wanted.end, window.latest(now) + 1))
 
 
-def any_room_free(rooms: list[Room], span: Span, blocks: Blocks) -> bool:
-    return any(is_free(span, blocks.rooms.get(room.id, [])) for room in rooms)
-
-
 def is_free(span: Span, blocked: list[Span]) -> bool:
     # Span.overlaps written out: this is the search's innermost check.
     return not any(span.start < b.end and b.start < span.end for b in blocked)

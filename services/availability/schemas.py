@@ -615,35 +615,33 @@ class DescribeParams(Schema):
         return Describe(**data)
 
 
-class HoldParams(Schema):
+class OrderParams(Schema):
+    """What a hold, a reserve and a first-free hold all ask for."""
+
     studio = fields.String(required=True)
     treatment = fields.String(required=True)
     duration = fields.Integer(required=True)
-    start = instant(required=True)
     therapist = fields.String(load_default=None, allow_none=True)
-    hold_id = fields.String(load_default=None, allow_none=True, validate=TOKEN)
-    ttl_s = fields.Integer(load_default=None, allow_none=True,
-                           validate=validate.Range(1, 24 * 3600))
     addons = fields.List(fields.String(), load_default=(), validate=validate.Length(max=10))
     therapist_gender = fields.String(load_default=None, allow_none=True,
                                      validate=validate.OneOf(GENDERS))
+
+
+class HoldParams(OrderParams):
+    start = instant(required=True)
+    hold_id = fields.String(load_default=None, allow_none=True, validate=TOKEN)
+    ttl_s = fields.Integer(load_default=None, allow_none=True,
+                           validate=validate.Range(1, 24 * 3600))
 
     @post_load
     def make(self, data, **kwargs) -> HoldSlot:
         return HoldSlot(**{**data, "addons": tuple(data["addons"])})
 
 
-class ReserveParams(Schema):
-    studio = fields.String(required=True)
-    treatment = fields.String(required=True)
-    duration = fields.Integer(required=True)
+class ReserveParams(OrderParams):
     start = instant(required=True)
     hold_id = fields.String(required=True, validate=TOKEN)
     booking_id = fields.String(required=True, validate=validate.Length(1, 64))
-    therapist = fields.String(load_default=None, allow_none=True)
-    addons = fields.List(fields.String(), load_default=(), validate=validate.Length(max=10))
-    therapist_gender = fields.String(load_default=None, allow_none=True,
-                                     validate=validate.OneOf(GENDERS))
     prefer = fields.String(load_default=None, allow_none=True)
 
     @post_load
@@ -656,19 +654,12 @@ class WindowParams(Schema):
     end = instant(required=True, data_key="to")
 
 
-class HoldFirstParams(Schema):
-    studio = fields.String(required=True)
-    treatment = fields.String(required=True)
-    duration = fields.Integer(required=True)
+class HoldFirstParams(OrderParams):
     windows = fields.List(fields.Nested(WindowParams), required=True,
                           validate=validate.Length(1, 10))
-    therapist = fields.String(load_default=None, allow_none=True)
     hold_id = fields.String(load_default=None, allow_none=True, validate=TOKEN)
     ttl_s = fields.Integer(load_default=None, allow_none=True,
                            validate=validate.Range(1, 24 * 3600))
-    addons = fields.List(fields.String(), load_default=(), validate=validate.Length(max=10))
-    therapist_gender = fields.String(load_default=None, allow_none=True,
-                                     validate=validate.OneOf(GENDERS))
     skip = fields.List(instant(), load_default=(), validate=validate.Length(max=1000))
 
     @post_load

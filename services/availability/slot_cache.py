@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -33,13 +34,19 @@ V = TypeVar("V")
 
 
 class Lru(Generic[V]):
-    """A dict that forgets its least recently used entries beyond `size`. A gunicorn
-    worker's threads share it, hence the lock."""
+    """A dict that forgets its least recently used entries while their total weight
+    (by default: their number) is over `size`. A gunicorn worker's threads share it,
+    hence the lock."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, weight: Callable[[V], int] = lambda value: 1):
         self.size = size
+        self.weight = weight
+        self.total = 0
         self.entries: OrderedDict[tuple, V] = OrderedDict()
         self.lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.entries)
 
     def get(self, key: tuple) -> V | None:
         with self.lock:
@@ -50,10 +57,12 @@ class Lru(Generic[V]):
 
     def put(self, key: tuple, value: V) -> None:
         with self.lock:
+            if (old := self.entries.pop(key, None)) is not None:
+                self.total -= self.weight(old)
             self.entries[key] = value
-            self.entries.move_to_end(key)
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
+            self.total += self.weight(value)
+            while self.total > self.size and self.entries:
+                self.total -= self.weight(self.entries.popitem(last=False)[1])
 
 
 @dataclass(frozen=True)
@@ -66,36 +75,25 @@ class Entry:
 ENTRY_OVERHEAD = 1024  # an entry's key, versions and bookkeeping, beside its body
 
 
-class SlotCache:
-    """Whole answers, at most `max_bytes` of them (a city-wide answer can be megabytes;
-    an empty one still costs its key), shared by a worker's threads."""
-
-    def __init__(self, max_bytes: int = 16 << 20):
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self.entries: OrderedDict[tuple, Entry] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: tuple, versions: tuple, now: int) -> bytes | None:
-        with self.lock:
-            entry = self.entries.get(key)
-            if entry and entry.versions == versions and now < entry.valid_until:
-                self.entries.move_to_end(key)
-                return entry.body
-            return None
-
-    def put(self, key: tuple, versions: tuple, valid_until: int, body: bytes) -> None:
-        with self.lock:
-            if (old := self.entries.pop(key, None)) is not None:
-                self.bytes -= weight(old)
-            self.entries[key] = entry = Entry(versions, valid_until, body)
-            self.bytes += weight(entry)
-            while self.bytes > self.max_bytes and self.entries:
-                self.bytes -= weight(self.entries.popitem(last=False)[1])
-
-
 def weight(entry: Entry) -> int:
     return len(entry.body) + ENTRY_OVERHEAD
+
+
+class SlotCache:
+    """Whole answers, weighing at most `max_bytes` (a city-wide answer can be
+    megabytes; an empty one still costs its key)."""
+
+    def __init__(self, max_bytes: int = 16 << 20):
+        self.answers: Lru[Entry] = Lru(max_bytes, weight)
+
+    def get(self, key: tuple, versions: tuple, now: int) -> bytes | None:
+        entry = self.answers.get(key)
+        if entry and entry.versions == versions and now < entry.valid_until:
+            return entry.body
+        return None
+
+    def put(self, key: tuple, versions: tuple, valid_until: int, body: bytes) -> None:
+        self.answers.put(key, Entry(versions, valid_until, body))
 
 
 @dataclass(frozen=True)

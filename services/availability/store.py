@@ -133,15 +133,11 @@ class Store:
     # The ledger --------------------------------------------------------------------
 
     def catalog_and_ledger_versions(self, studios: list[str]) -> tuple[int, tuple[int, ...]]:
-        """The catalog's version and each studio's ledger version, in one read."""
+        """The catalog's version and each studio's ledger version (equal versions,
+        equal ledgers), in one read."""
         found = self.redis.mget([self.version_key,
                                  *(self.studio_keys(studio)[3] for studio in studios)])
         return int(found[0] or 0), tuple(int(version or 0) for version in found[1:])
-
-    def versions(self, studios: Iterable[str]) -> tuple[int, ...]:
-        """Each studio's ledger version: equal versions, equal ledgers."""
-        found = self.redis.mget([self.studio_keys(studio)[3] for studio in studios])
-        return tuple(int(version or 0) for version in found)
 
     def reservations(self, spans: dict[str, tuple[int, int]]) -> list[Reservation]:
         """Every reservation that may overlap [start, end) at each studio, live or not."""

@@ -59,42 +59,26 @@ class AvailabilityClient:
         return described
 
     def hold(self, wanted: SlotRequest, hold_id: str) -> Hold:
-        params = {"studio": wanted.studio, "treatment": wanted.treatment,
-                  "duration": wanted.duration, "start": wanted.start.isoformat(),
-                  "hold_id": hold_id, "ttl_s": self.infra.settings.hold_ttl_s,
-                  "addons": list(wanted.addons)}
-        if wanted.therapist:
-            params["therapist"] = wanted.therapist
-        if wanted.therapist_gender:
-            params["therapist_gender"] = wanted.therapist_gender
+        params = {**order_params(wanted), "start": wanted.start.isoformat(),
+                  "hold_id": hold_id, "ttl_s": self.infra.settings.hold_ttl_s}
         return hold_from_reply(self.call("hold", params))
 
     def hold_first(self, request: FirstFree, hold_id: str, ttl_s: int) -> Hold:
         """The earliest free time inside the windows, held (a waitlist offer)."""
-        params = {"studio": request.studio, "treatment": request.treatment,
-                  "duration": request.duration, "hold_id": hold_id, "ttl_s": ttl_s,
-                  "addons": list(request.addons),
+        params = {**order_params(request), "hold_id": hold_id, "ttl_s": ttl_s,
                   "windows": [{"from": w.start.isoformat(), "to": w.end.isoformat()}
                               for w in request.windows],
                   "skip": [moment.isoformat() for moment in request.skip]}
-        for name in ("therapist", "therapist_gender"):
-            if getattr(request, name):
-                params[name] = getattr(request, name)
         return hold_from_reply(self.call("hold_first", params))
 
     def reserve(self, wanted: SlotRequest, hold_id: str, booking_id: str,
                 prefer: str | None = None) -> Hold:
         """Therapist and room held and confirmed for the booking in one call. A reply
         naming a newer catalog drops what `describe` cached."""
-        params = {"studio": wanted.studio, "treatment": wanted.treatment,
-                  "duration": wanted.duration, "start": wanted.start.isoformat(),
-                  "hold_id": hold_id, "booking_id": booking_id,
-                  "addons": list(wanted.addons)}
-        for name, value in (("therapist", wanted.therapist),
-                            ("therapist_gender", wanted.therapist_gender),
-                            ("prefer", prefer)):
-            if value:
-                params[name] = value
+        params = {**order_params(wanted), "start": wanted.start.isoformat(),
+                  "hold_id": hold_id, "booking_id": booking_id}
+        if prefer:
+            params["prefer"] = prefer
         reply = self.call("reserve", params)
         self.saw_catalog(reply.get("catalog_version") or 0)
         return hold_from_reply(reply)
@@ -143,3 +127,14 @@ def terms_from(policy: dict) -> CancellationTerms:
 def _instant(text: str | None) -> datetime | None:
     """None for a hold already confirmed (a retried call): it no longer expires."""
     return datetime.fromisoformat(text) if text else None
+
+
+def order_params(request: SlotRequest | FirstFree) -> dict:
+    """What every hold asks for (availability's OrderParams); the optional parts only
+    when given."""
+    params = {"studio": request.studio, "treatment": request.treatment,
+              "duration": request.duration, "addons": list(request.addons)}
+    for name in ("therapist", "therapist_gender"):
+        if value := getattr(request, name):
+            params[name] = value
+    return params

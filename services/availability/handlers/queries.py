@@ -73,9 +73,9 @@ def search_slots(ctx: Context, principal: Principal, search: SearchSlots) -> byt
     studios = tuple(studio.id for studio in query.studios)
     key = (catalog_version, search.treatment, search.duration, search.addons, studios,
            search.first, search.last, search.therapist, search.therapist_gender)
-    versions, now = tuple(every_ledger[s] for s in studios), ctx.now()
+    ledgers, now = {s: every_ledger[s] for s in studios}, ctx.now()
+    versions = tuple(ledgers.values())
     if (body := ctx.slots.get(key, versions, now)) is None:
-        ledgers = {s: every_ledger[s] for s in studios}
         body, until = assembled(ctx, Versions(catalog_version, ledgers), catalog, query, now)
         ctx.slots.put(key, versions, until, body)
     return body
@@ -108,8 +108,8 @@ def assembled(ctx: Context, versions: Versions, catalog: Catalog, query: engine.
               now: int) -> tuple[bytes, int]:
     """The search's body from its studio-days (cached or computed now), cut to each
     studio's booking window; and until when it holds without a write."""
-    windows = {s.id: engine.bookable_span(catalog, s, query.order,
-                                          engine.query_span(s, query.first, query.last), now)
+    asked = {s.id: engine.query_span(s, query.first, query.last) for s in query.studios}
+    windows = {s.id: engine.bookable_span(catalog, s, query.order, asked[s.id], now)
                for s in query.studios}
     wanted = [(s, day) for s in query.studios for day in engine.local_days(s.zone, windows[s.id])]
     days = studio_days(ctx, versions, catalog, query, wanted, now)
@@ -117,8 +117,10 @@ def assembled(ctx: Context, versions: Versions, catalog: Catalog, query: engine.
                    for start, slot in day.slots
                    if windows[studio].start <= start < windows[studio].end)
     body = b'{"items": [' + b", ".join(slot for _, _, slot in items) + b"]}"
+    # The booking horizon, not the query, ends some studio's search: it moves with time.
+    horizon_cut = any(windows[s].end < asked[s].end for s in asked)
     return body, slot_cache.valid_until(
-        list(days.values()), leaving(catalog, query, items), horizon_cut(query, windows), now)
+        list(days.values()), leaving(catalog, query, items), horizon_cut, now)
 
 
 def studio_days(ctx: Context, versions: Versions, catalog: Catalog, query: engine.SlotQuery,
@@ -127,46 +129,56 @@ def studio_days(ctx: Context, versions: Versions, catalog: Catalog, query: engin
     recomputed from the ledger (or kept, if its own reservations did not change)."""
     found, stale = {}, []
     for studio, day in wanted:
-        cached = ctx.days.get(day_key(versions, query, studio.id, day))
+        key = day_key(versions, query, studio.id, day)
+        cached = ctx.days.get(key)
         if cached and cached.serves(versions.ledgers[studio.id], now):
             found[(studio.id, day)] = cached
         else:
-            stale.append((studio, day))
+            stale.append(Stale(studio, day, key, cached))
     return found | recomputed(ctx, versions, catalog, query, stale, now) if stale else found
 
 
+@dataclass(frozen=True)
+class Stale:
+    """A studio-day whose studio's ledger changed since it was kept (if it was)."""
+
+    studio: Studio
+    day: date
+    key: tuple
+    cached: Day | None
+
+
 def recomputed(ctx: Context, versions: Versions, catalog: Catalog, query: engine.SlotQuery,
-               stale: list[tuple[Studio, date]], now: int) -> dict[tuple[str, date], Day]:
-    spans = {s.id: engine.day_span(s.zone, day) for s, day in stale}  # grown below
-    for studio, day in stale:
-        span, whole = spans[studio.id], engine.day_span(studio.zone, day)
-        spans[studio.id] = engine.Span(min(span.start, whole.start), max(span.end, whole.end))
-    ledger = ctx.store.reservations({s: (span.start, span.end) for s, span in spans.items()})
+               stale: list[Stale], now: int) -> dict[tuple[str, date], Day]:
+    """The stale studio-days, from one read of their studios' ledgers."""
+    spans: dict[str, engine.Span] = {}
+    for s in stale:
+        whole = engine.day_span(s.studio.zone, s.day)
+        span = spans.get(s.studio.id, whole)
+        spans[s.studio.id] = engine.Span(min(span.start, whole.start), max(span.end, whole.end))
+    ledger = ctx.store.reservations({studio: (span.start, span.end)
+                                     for studio, span in spans.items()})
     by_studio: dict[str, list[Reservation]] = {}
     for r in ledger:
         if r.is_live(now):
             by_studio.setdefault(r.studio, []).append(r)
-    days = {}
-    for studio, day in stale:
-        live = by_studio.get(studio.id, [])
-        days[(studio.id, day)] = studio_day(ctx, versions, catalog, query, studio, day, live, now)
-    return days
+    return {(s.studio.id, s.day): studio_day(ctx, versions.ledgers[s.studio.id], catalog, query,
+                                             s, by_studio.get(s.studio.id, []), now)
+            for s in stale}
 
 
-def studio_day(ctx: Context, versions: Versions, catalog: Catalog, query: engine.SlotQuery,
-               studio: Studio, day: date, live: list[Reservation], now: int) -> Day:
-    span = engine.day_span(studio.zone, day)
+def studio_day(ctx: Context, ledger_version: int, catalog: Catalog, query: engine.SlotQuery,
+               stale: Stale, live: list[Reservation], now: int) -> Day:
+    span = engine.day_span(stale.studio.zone, stale.day)
     today = [r for r in live if r.start < span.end and span.start < r.busy_until]
-    key, seen = day_key(versions, query, studio.id, day), slot_cache.fingerprint(today)
-    cached = ctx.days.get(key)
-    if cached and cached.still(seen, now):  # another day of the studio changed
-        fresh = replace(cached, ledger_version=versions.ledgers[studio.id])
+    seen = slot_cache.fingerprint(today)
+    if stale.cached and stale.cached.still(seen, now):  # another day of the studio changed
+        fresh = replace(stale.cached, ledger_version=ledger_version)
     else:
-        blocks = engine.blocks_at(catalog, studio, today, now)
-        slots = engine.day_slots(catalog, studio, query, day, blocks)
-        fresh = Day(versions.ledgers[studio.id], seen, slot_cache.holds_expire(today, now),
-                    encoded(slots))
-    ctx.days.put(key, fresh)
+        blocks = engine.blocks_at(catalog, stale.studio, today, now)
+        slots = engine.day_slots(catalog, stale.studio, query, stale.day, blocks)
+        fresh = Day(ledger_version, seen, slot_cache.holds_expire(today, now), encoded(slots))
+    ctx.days.put(stale.key, fresh)
     return fresh
 
 
@@ -203,9 +215,3 @@ def leaving(catalog: Catalog, query: engine.SlotQuery,
     notice = {s.id: catalog.window(s, query.order.treatment).min_notice_min * 60
               for s in query.studios}
     return [slot_cache.leaves_notice(start, notice[studio]) for studio, start in first.items()]
-
-
-def horizon_cut(query: engine.SlotQuery, windows: dict[str, engine.Span]) -> bool:
-    """Whether the booking horizon, not the query, ends some studio's search."""
-    return any(windows[s.id].end < engine.query_span(s, query.first, query.last).end
-               for s in query.studios)

@@ -117,25 +117,14 @@ def reserve(ctx: Context, command: Reserve) -> Held:
 def reserve_by_current_catalog(ctx: Context, command: Reserve) -> Held | None:
     version, catalog = ctx.versioned_catalog()
     now = ctx.now()
-    studio = catalog.studio(command.studio)
-    order = catalog.order(command.treatment, command.duration, command.addons)
-    if command.therapist:
-        catalog.therapist(command.therapist)
-    start = bookable_start(studio, order, catalog.window(studio, order.treatment),
-                           command.start, now)
-    ledger = ctx.store.reservations({studio.id: (start, start + 1)})
-    pairs = engine.free_pairs(catalog, studio, order, start, ledger, now, command.therapist,
-                              command.therapist_gender)
+    studio, order = ordered(catalog, command)
+    start, pairs = free_pairs_at(ctx, catalog, studio, order, command, now)
     # A stable sort: the preferred therapist first, each in its order. A preference for
     # someone the catalog no longer has (a client's old record) simply matches nobody.
     if command.prefer:
         pairs.sort(key=lambda pair: pair.therapist.id != command.prefer)
-    wanted = Reservation(
-        hold_id=command.hold_id, studio=studio.id, treatment=order.treatment.id,
-        duration=order.duration, therapist="", room="", start=start,
-        end=start + order.minutes * 60, busy_until=start + order.busy_s, expires_at=0,
-        price=order.price, booking_id=command.booking_id,
-        addons=tuple(a.id for a in order.addons))
+    wanted = unassigned(studio, order, start, command.hold_id, expires_at=0,
+                        booking_id=command.booking_id)
     status, reserved = ctx.store.reserve(
         wanted, [(p.therapist.id, p.room.id) for p in pairs], now, version)
     if status == "stale":
@@ -145,6 +134,38 @@ def reserve_by_current_catalog(ctx: Context, command: Reserve) -> Held | None:
     if status == "other_booking":
         raise Conflict("this hold id is another booking's", hold_id=command.hold_id)
     raise SlotUnavailable()
+
+
+def ordered(catalog: Catalog, command: HoldSlot | Reserve) -> tuple[Studio, Order]:
+    """The studio and the order a hold or a reserve asks for, and its named therapist:
+    each known, else refused (404, 422)."""
+    studio = catalog.studio(command.studio)
+    order = catalog.order(command.treatment, command.duration, command.addons)
+    if command.therapist:
+        catalog.therapist(command.therapist)
+    return studio, order
+
+
+def free_pairs_at(ctx: Context, catalog: Catalog, studio: Studio, order: Order,
+                  command: HoldSlot | Reserve, now: int) -> tuple[int, list[engine.Pair]]:
+    """The start, if it can be booked now, and the therapist and room pairs free for
+    it, best first."""
+    start = bookable_start(studio, order, catalog.window(studio, order.treatment),
+                           command.start, now)
+    ledger = ctx.store.reservations({studio.id: (start, start + 1)})
+    return start, engine.free_pairs(catalog, studio, order, start, ledger, now,
+                                    command.therapist, command.therapist_gender)
+
+
+def unassigned(studio: Studio, order: Order, start: int, hold_id: str, expires_at: int,
+               booking_id: str = "") -> Reservation:
+    """The reservation to write; therapist and room are the pair that wins."""
+    return Reservation(
+        hold_id=hold_id, studio=studio.id, treatment=order.treatment.id,
+        duration=order.duration, therapist="", room="", start=start,
+        end=start + order.minutes * 60, busy_until=start + order.busy_s,
+        expires_at=expires_at, price=order.price, booking_id=booking_id,
+        addons=tuple(a.id for a in order.addons))
 
 
 def hold_first(ctx: Context, command: HoldFirst) -> Held:
@@ -184,25 +205,14 @@ def hold_by_current_catalog(ctx: Context, command: HoldSlot) -> Held | None:
     """The hold, or None when the catalog changed after it was read."""
     version, catalog = ctx.versioned_catalog()
     now = ctx.now()
-    studio = catalog.studio(command.studio)
-    order = catalog.order(command.treatment, command.duration, command.addons)
-    if command.therapist:
-        catalog.therapist(command.therapist)
+    studio, order = ordered(catalog, command)
     hold_id = command.hold_id or uuid.uuid4().hex
     if retried := ctx.store.find(studio.id, hold_id):
         return held_view(catalog, retried)
-    start = bookable_start(studio, order, catalog.window(studio, order.treatment),
-                           command.start, now)
-    ledger = ctx.store.reservations({studio.id: (start, start + 1)})
-    pairs = engine.free_pairs(catalog, studio, order, start, ledger, now, command.therapist,
-                              command.therapist_gender)
+    start, pairs = free_pairs_at(ctx, catalog, studio, order, command, now)
     expires_at = now + (command.ttl_s or ctx.infra.settings.hold_ttl_s)
-    wanted = Reservation(  # therapist and room: the pair that wins, below
-        hold_id=hold_id, studio=studio.id, treatment=order.treatment.id,
-        duration=order.duration, therapist="", room="", start=start,
-        end=start + order.minutes * 60, busy_until=start + order.busy_s, expires_at=expires_at,
-        price=order.price, addons=tuple(a.id for a in order.addons))
-    taken = hold_first_free(ctx, wanted, pairs, now, version)
+    taken = hold_first_free(ctx, unassigned(studio, order, start, hold_id, expires_at),
+                            pairs, now, version)
     return held_view(catalog, taken) if taken else None
 
 

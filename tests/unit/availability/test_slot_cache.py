@@ -87,10 +87,10 @@ def test_whole_answers_are_bounded_by_their_bytes_and_their_number():
     cache.put(("c",), (), FOREVER, b"1234")  # b (the oldest) goes
     assert cache.get(("b",), (), 0) is None
     assert cache.get(("a",), (), 0) == b"123" and cache.get(("c",), (), 0) == b"1234"
-    assert cache.bytes == 2 * ENTRY_OVERHEAD + 7
+    assert cache.answers.total == 2 * ENTRY_OVERHEAD + 7
     for n in range(10):  # empty answers still cost their keys: the number stays bounded
         cache.put((n,), (), FOREVER, b"")
-    assert len(cache.entries) == 2
+    assert len(cache.answers) == 2
 
 
 def test_threads_sharing_a_cache_keep_its_count_true():
@@ -110,5 +110,6 @@ def test_threads_sharing_a_cache_keep_its_count_true():
         thread.start()
     for thread in threads:
         thread.join()
-    assert cache.bytes == sum(len(e.body) + ENTRY_OVERHEAD for e in cache.entries.values())
+    assert cache.answers.total == sum(len(e.body) + ENTRY_OVERHEAD
+                                      for e in cache.answers.entries.values())
     assert len(days.entries) <= 20
