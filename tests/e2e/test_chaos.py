@@ -273,27 +273,39 @@ def test_killing_each_worker_during_bookings(chaos, receiver, smtp_server):
         assert not repeated or "email" in flagged
 
 
-def trickle(address: tuple[str, int], stop: threading.Event) -> None:
-    """A client that sends its headers a line every 2 s, never finishing."""
+HEADERS_TRICKLE = (b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"X-Slow: 1\r\n")
+# A body the client sends a byte at a time: once told to continue, or unasked.
+BODY_TRICKLES = [
+    (b"POST /v1/bookings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+     + expect + b"Content-Length: 1000\r\n\r\n", b" ")
+    for expect in (b"Expect: 100-continue\r\n", b"")]
+
+
+def trickle(address: tuple[str, int], stop: threading.Event, opening: bytes,
+            piece: bytes) -> None:
+    """A client that sends `opening`, then `piece` every 2 s, never finishing."""
     with socket.create_connection(address) as conn:
-        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        conn.sendall(opening)
         while not stop.wait(2.0):
             try:
-                conn.sendall(b"X-Slow: 1\r\n")
+                conn.sendall(piece)
             except OSError:
                 return
 
 
 def test_slow_clients_do_not_starve_normal_requests(chaos):
-    """100 idle connections and 100 trickling ones, to the gateway and to a service
-    behind it at once; normal requests keep their p99 under a second."""
+    """100 idle connections, 100 trickling their headers and 50 trickling a body, to
+    the gateway and to a service behind it at once; normal requests keep their p99
+    under a second."""
     gateway = ("127.0.0.1", int(chaos.base_url.rsplit(":", 1)[1]))
     booking = ("127.0.0.1", int(chaos.env["SPA_BOOKING_PORT"]))
     stop, idle = threading.Event(), []
     for address in (gateway, booking):
         idle += [socket.create_connection(address) for _ in range(100)]
-        for _ in range(100):
-            threading.Thread(target=trickle, args=(address, stop), daemon=True).start()
+        trickles = [HEADERS_TRICKLE] * 100 + BODY_TRICKLES * 25
+        for opening, piece in trickles:
+            threading.Thread(target=trickle, args=(address, stop, opening, piece),
+                             daemon=True).start()
     try:
         time.sleep(1.0)  # every slow connection is open
         latencies = []

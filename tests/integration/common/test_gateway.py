@@ -4,7 +4,9 @@ is what the client sent (target, method, body, headers), plus who sent it."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 
 import pytest
 from werkzeug.serving import make_server
@@ -79,3 +81,36 @@ def test_a_service_that_does_not_answer_is_a_503_problem(gateway):
 def test_a_path_no_service_has_is_the_gateways_own_404(gateway):
     response = gateway.get("/v2/nothing")
     assert response.status_code == 404 and response.get_json()["code"] == "not_found"
+
+
+@pytest.fixture
+def hung_upstream():
+    """A service that accepts connections and never answers."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept():
+        while True:
+            try:
+                held.append(listener.accept()[0])
+            except OSError:  # closed at teardown
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+    for conn in held:
+        conn.close()
+
+
+def test_readiness_names_a_hung_and_a_refusing_service_within_half_a_second(
+        upstream, hung_upstream):
+    refused = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    client = create_app({"availability": upstream, "booking": hung_upstream,
+                         "notifications": refused}).test_client()
+    started = time.monotonic()
+    response = client.get("/readyz")
+    elapsed = time.monotonic() - started
+    assert response.status_code == 503 and elapsed < 0.5, elapsed
+    assert response.get_json()["code"] == "dependency_unavailable"
+    assert set(response.get_json()["checks"]) == {"booking", "notifications"}
