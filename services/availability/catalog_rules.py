@@ -1,5 +1,6 @@
 """The rules across a city catalog's entries: ids unique, references and vocabularies
-known, shifts inside opening hours and never overlapping, a price per duration.
+known, shifts inside opening hours and never overlapping, a price per duration, in
+whole minor units of the city's currency.
 
 Pure: entries come in as domain dataclasses (loaded by schemas.py from a city file,
 the stored copy or an admin's body) and problems come out, each naming its entry and
@@ -9,7 +10,9 @@ reading and writing around these rules; they run again on every admin change.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from services.availability.domain import (
     KINDS,
@@ -21,6 +24,7 @@ from services.availability.domain import (
     Therapist,
     Treatment,
 )
+from services.common.money import minor_unit
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ def assemble(city: City, equipment: frozenset[str], skills: frozenset[str],
 
 def check(catalog: Catalog) -> list[Problem]:
     return [*check_rooms(catalog), *check_therapists(catalog), *check_addons(catalog),
-            *check_treatments(catalog)]
+            *check_treatments(catalog), *check_prices(catalog)]
 
 
 def check_rooms(catalog: Catalog) -> list[Problem]:
@@ -141,6 +145,27 @@ def check_addons(catalog: Catalog) -> list[Problem]:
         problems += unknown_names(entry, "requires.equipment", requires.equipment,
                                   catalog.equipment)
     return problems
+
+
+def check_prices(catalog: Catalog) -> list[Problem]:
+    """No price finer than the city currency's minor unit (no fraction of a yen): a
+    price is never rounded behind the admin's back."""
+    currency, problems = catalog.city.currency, []
+    for treatment in catalog.treatments.values():
+        problems += finer_than(currency, f"treatments[{treatment.id}]", "prices",
+                               treatment.prices.values())
+    for addon in catalog.addons.values():
+        field, amounts = (("prices", addon.prices.values()) if addon.price is None
+                          else ("price", [addon.price]))
+        problems += finer_than(currency, f"addons[{addon.id}]", field, amounts)
+    return problems
+
+
+def finer_than(currency: str, entry: str, field: str,
+               amounts: Iterable[Decimal]) -> list[Problem]:
+    unit = minor_unit(currency)
+    return [Problem(entry, field, f"{amount} is finer than the {currency} minor unit ({unit})")
+            for amount in amounts if amount != amount.quantize(unit)]
 
 
 def addon_mistakes(entry: str, treatment: Treatment, catalog: Catalog) -> list[Problem]:

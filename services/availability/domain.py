@@ -385,6 +385,10 @@ class Reservation:
     expires_at: int = 0
     booking_id: str = ""
     addons: tuple[str, ...] = ()
+    # Each add-on's price and the studio's policy when the time was taken: a retried call
+    # answers with them, whatever the catalog says since. Empty, None: older records.
+    addon_prices: tuple[Decimal, ...] = ()
+    cancellation: CancellationPolicy | None = None
 
     @property
     def confirmed(self) -> bool:

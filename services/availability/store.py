@@ -31,7 +31,7 @@ from pathlib import Path
 
 import redis
 
-from services.availability.domain import MAX_SPAN_S, Reservation
+from services.availability.domain import MAX_SPAN_S, CancellationPolicy, Reservation
 from services.common.money import Money
 from services.common.redis import key
 
@@ -44,17 +44,27 @@ Decide = Callable[[dict | None, list[Reservation]], dict]
 
 
 def encode(r: Reservation) -> str:
-    fields = {**vars(r), "price": r.price.to_json()}
+    policy = r.cancellation
+    fields = {**vars(r), "price": r.price.to_json(),
+              "addon_prices": [str(amount) for amount in r.addon_prices],
+              "cancellation": policy and {"free_until_h": policy.free_until_h,
+                                          "late_fee_percent": str(policy.late_fee_percent),
+                                          "no_show_fee_percent": str(policy.no_show_fee_percent)}}
     return json.dumps(fields, separators=(",", ":"))
 
 
 def decode(raw: str) -> Reservation:
     fields = json.loads(raw)
     price = fields.pop("price")
-    # Lua's cjson writes an empty list back as {}; records older than add-ons have none.
+    # Lua's cjson writes an empty list back as {}; older records lack the later fields.
     addons = tuple(fields.pop("addons", None) or ())
+    addon_prices = tuple(Decimal(amount) for amount in fields.pop("addon_prices", None) or ())
+    policy = fields.pop("cancellation", None)
+    cancellation = policy and CancellationPolicy(policy["free_until_h"],
+                                                 Decimal(policy["late_fee_percent"]),
+                                                 Decimal(policy["no_show_fee_percent"]))
     return Reservation(**fields, price=Money(Decimal(price["amount"]), price["currency"]),
-                       addons=addons)
+                       addons=addons, addon_prices=addon_prices, cancellation=cancellation)
 
 
 class Store:

@@ -130,8 +130,10 @@ def get_booking(booking_id: str):
 @blp.response(200, BookingSchema)
 @problems(blp, "not_found", "invalid_transition", "conflict", "validation_error")
 def cancel_booking(body, booking_id: str):
-    """Cancel; the time is free again at once. `late_cancellation` is true inside the
-    studio's cancellation window."""
+    """Cancel; the time is free again at once. The answer says what it costs: `fee`
+    is zero up to the booking's `policy.free_cancellation_until` (included), and the
+    late fee of its policy after it, when `late_cancellation` is true (the fee may
+    still be zero where the studio charges none)."""
     return handlers.cancel_booking(ctx(), current_principal(), Cancel(booking_id, **body))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -61,7 +62,7 @@ class AvailabilityClient:
     def hold(self, wanted: SlotRequest, hold_id: str) -> Hold:
         params = {**order_params(wanted), "start": wanted.start.isoformat(),
                   "hold_id": hold_id, "ttl_s": self.infra.settings.hold_ttl_s}
-        return hold_from_reply(self.call("hold", params))
+        return asked(hold_from_reply(self.call("hold", params)), wanted)
 
     def hold_first(self, request: FirstFree, hold_id: str, ttl_s: int) -> Hold:
         """The earliest free time inside the windows, held (a waitlist offer)."""
@@ -69,7 +70,7 @@ class AvailabilityClient:
                   "windows": [{"from": w.start.isoformat(), "to": w.end.isoformat()}
                               for w in request.windows],
                   "skip": [moment.isoformat() for moment in request.skip]}
-        return hold_from_reply(self.call("hold_first", params))
+        return asked(hold_from_reply(self.call("hold_first", params)), request)
 
     def reserve(self, wanted: SlotRequest, hold_id: str, booking_id: str,
                 prefer: str | None = None) -> Hold:
@@ -81,7 +82,7 @@ class AvailabilityClient:
             params["prefer"] = prefer
         reply = self.call("reserve", params)
         self.saw_catalog(reply.get("catalog_version") or 0)
-        return hold_from_reply(reply)
+        return asked(hold_from_reply(reply), wanted)
 
     def saw_catalog(self, version: int) -> None:
         if version > self._catalog_version:
@@ -116,6 +117,12 @@ def hold_from_reply(reply: dict) -> Hold:
         room=Named(**reply["room"]), price=reply["price"],
         expires_at=_instant(reply["expires_at"]), addons=tuple(reply["addons"]),
         price_breakdown=reply["price_breakdown"], terms=terms_from(reply["cancellation"]))
+
+
+def asked(hold: Hold, request: SlotRequest | FirstFree) -> Hold:
+    """The hold with the therapist gender it asked for, which a booking made from it
+    keeps (availability does not say it back)."""
+    return replace(hold, therapist_gender=request.therapist_gender)
 
 
 def terms_from(policy: dict) -> CancellationTerms:

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 from services.booking.availability_client import AvailabilityClient
 from services.booking.clients import ClientStore
+from services.booking.notifications_client import NotificationsClient
 from services.booking.store import BookingStore
 from services.booking.waitlist_store import WaitlistStore
 from services.common.clock import Clock
-from services.common.rpc import RpcClient
 from services.common.service import Infra
 from services.common.vault import Vault
 
@@ -28,9 +28,9 @@ class Context:
         return self.infra.settings.city
 
     @property
-    def notifications(self) -> RpcClient:
-        """This thread's client of notifications' RPC (a client's export asks it)."""
-        return self.infra.rpc("notifications")
+    def notifications(self) -> NotificationsClient:
+        """notifications' RPC (a client's export asks it), its refusals filtered."""
+        return NotificationsClient(self.infra)
 
 
 def saga_timeout_s(infra: Infra) -> float:

@@ -201,6 +201,7 @@ class Hold:
     price_breakdown: dict | None = None  # {treatment, addons: [{id, name, price}], total}
     terms: CancellationTerms = field(default_factory=CancellationTerms)
     owner: str = ""  # the partner (or admin key) whose hold it is; "" for a saga's own
+    therapist_gender: str | None = None  # the gender the hold asked for
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at
@@ -228,6 +229,7 @@ class Booking:
     price_breakdown: dict | None = None
     terms: CancellationTerms = field(default_factory=CancellationTerms)
     fee: dict | None = None  # what a late cancellation or a no-show costs, once it happened
+    therapist_gender: str | None = None  # the gender asked for: a reschedule keeps it
     late_cancellation: bool = False
     cancel_reason: str = ""
     client: str | None = None  # the client record it was made for
@@ -285,8 +287,8 @@ def new_booking(booking_id: str, hold: Hold, customer: Customer, screening: Scre
         duration=hold.duration, start=hold.start, end=hold.end, therapist=hold.therapist.id,
         room=hold.room.id, price=hold.price, customer=customer, screening=screening,
         hold_id=hold.id, context=event_context(described, hold), addons=hold.addons,
-        price_breakdown=hold.price_breakdown, terms=hold.terms, created_at=now,
-        updated_at=now)
+        price_breakdown=hold.price_breakdown, terms=hold.terms,
+        therapist_gender=hold.therapist_gender, created_at=now, updated_at=now)
 
 
 def pending_booking(booking_id: str, wanted, hold_id: str, customer: Customer,
@@ -300,14 +302,15 @@ def pending_booking(booking_id: str, wanted, hold_id: str, customer: Customer,
         end=wanted.start + timedelta(minutes=wanted.duration),
         therapist=wanted.therapist or "", room="", price={}, customer=customer,
         screening=screening, hold_id=hold_id, context={}, addons=wanted.addons,
-        created_at=now, updated_at=now)
+        therapist_gender=wanted.therapist_gender, created_at=now, updated_at=now)
 
 
 def reserved(pending: Booking, hold: Hold, described: Description, now: datetime) -> Booking:
     """The pending booking, confirmed with the time availability reserved for it."""
     booked = replace(new_booking(pending.id, hold, pending.customer, pending.screening,
                                  described, pending.created_at),
-                     client=pending.client, owner=pending.owner, version=pending.version)
+                     client=pending.client, owner=pending.owner, version=pending.version,
+                     therapist_gender=pending.therapist_gender)
     return transition(booked, "confirmed", now)
 
 

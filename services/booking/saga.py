@@ -31,6 +31,7 @@ from services.booking.domain import Booking, Client, Description, Hold, Intake, 
 from services.booking.schemas import event_payload
 from services.booking.store import Change, Claim
 from services.common import bus
+from services.common.correlation import correlation_id
 from services.common.errors import (
     Conflict,
     Invalid,
@@ -39,7 +40,6 @@ from services.common.errors import (
     SpaError,
     Unavailable,
 )
-from services.common.http import correlation_id
 from services.common.rpc import RpcTimeout
 
 log = logging.getLogger(__name__)
@@ -168,9 +168,10 @@ def finish(ctx: Context, booking: Booking, outcome: str) -> Booking:
 
 def reschedule(ctx: Context, booking: Booking, start: datetime,
                therapist: str | None = None) -> Booking:
-    """Move `booking` to `start`, screened again against the client's latest intake."""
+    """Move `booking` to `start`, screened again against the client's latest intake,
+    with the add-ons and the therapist gender it was booked with."""
     wanted = SlotRequest(booking.studio, booking.treatment, booking.duration, start, therapist,
-                         booking.addons)
+                         booking.addons, booking.therapist_gender)
     screen_again(ctx, booking)
     marked = commit(ctx, Change(domain.begin_reschedule(booking, new_id("h"))))
     try:

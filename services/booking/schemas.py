@@ -221,6 +221,8 @@ class BookingSchema(Schema):
     start = fields.AwareDateTime()
     end = fields.AwareDateTime()
     therapist = fields.String()
+    therapist_gender = fields.String(allow_none=True, metadata={
+        "description": "the therapist gender asked for (null: any); a reschedule keeps it"})
     room = fields.String()
     addons = fields.List(fields.String())
     price = fields.Nested(MoneySchema, metadata={"description": "the total, add-ons included"})

@@ -23,6 +23,7 @@ import hashlib
 import ipaddress
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 import redis
@@ -91,10 +92,28 @@ class Principal:
     def sees(self, studio: str) -> bool:
         return self.is_admin or studio in self.studios
 
+    def sees_own(self, studios: str | Iterable[str], owner: str | None = None) -> bool:
+        """Whether the caller may see something at `studios` (one, or any of several)
+        owned by `owner`: an admin sees the whole city's; a partner only what lies at
+        one of its studios and, unless `owner` is None (owned by nobody: a studio's
+        notifications), is its own. What has no owner ("", made before partner
+        accounts) belongs to its studio's partners."""
+        if self.is_admin:
+            return True
+        at = (studios,) if isinstance(studios, str) else studios
+        return any(studio in self.studios for studio in at) and owner in (None, "",
+                                                                          self.owner)
+
+    def require_visible(self, studios: str | Iterable[str], owner: str | None,
+                        what: str = "resource") -> None:
+        """404 (never 403) unless the caller `sees_own` it: ids must not leak, not even
+        to another partner of the same studio."""
+        if not self.sees_own(studios, owner):
+            raise NotFound(f"no such {what}")
+
     def require_studio(self, studio: str, what: str = "resource") -> None:
         """404 (never 403) for what lies outside the key's studios: ids must not leak."""
-        if not self.sees(studio):
-            raise NotFound(f"no such {what}")
+        self.require_visible(studio, None, what)
 
     def require_owner(self, owner: str, what: str = "resource") -> None:
         """404 unless the caller owns it (an admin sees the whole city's)."""

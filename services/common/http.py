@@ -22,7 +22,6 @@ from flask import (
     Flask,
     Response,
     g,
-    has_request_context,
     jsonify,
     request,
     send_from_directory,
@@ -32,6 +31,8 @@ from marshmallow import Schema, ValidationError, fields
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from werkzeug.exceptions import HTTPException
 
+from services.common import correlation
+from services.common.correlation import correlation_id
 from services.common.errors import BadRequest, Invalid, SpaError, Unauthenticated, Unavailable
 
 log = logging.getLogger(__name__)
@@ -349,6 +350,9 @@ def nested_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
+CORRELATION_TOKEN = "spa.correlation_token"
+
+
 def install_request_hooks(app: Flask, service: str) -> None:
     """Request id in and out, a JSON access log line, Prometheus counters, and JSON
     bodies no deeper than MAX_JSON_DEPTH."""
@@ -357,6 +361,9 @@ def install_request_hooks(app: Flask, service: str) -> None:
     def start_request():
         incoming = request.headers.get("X-Request-Id", "")
         g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # what events and logs carry; the token is the request's own (`g` is shared
+        # by a request made while another is served, as some tests do)
+        request.environ[CORRELATION_TOKEN] = correlation.bind(g.request_id)
         g.started = time.perf_counter()
         if request.is_json and nested_too_deep(request.get_data(cache=True)):
             raise BadRequest(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
@@ -372,10 +379,10 @@ def install_request_hooks(app: Flask, service: str) -> None:
                                    "ms": round(elapsed * 1000, 2)})
         return response
 
-
-def correlation_id() -> str:
-    """The current request's id, carried into every event it causes."""
-    return g.get("request_id", "") if has_request_context() else ""
+    @app.teardown_request
+    def end_request(error: BaseException | None) -> None:
+        if token := request.environ.pop(CORRELATION_TOKEN, None):  # a kept thread
+            correlation.unbind(token)  # serves other requests next
 
 
 class JsonFormatter(logging.Formatter):

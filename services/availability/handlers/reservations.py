@@ -165,7 +165,9 @@ def unassigned(studio: Studio, order: Order, start: int, hold_id: str, expires_a
         duration=order.duration, therapist="", room="", start=start,
         end=start + order.minutes * 60, busy_until=start + order.busy_s,
         expires_at=expires_at, price=order.price, booking_id=booking_id,
-        addons=tuple(a.id for a in order.addons))
+        addons=tuple(a.id for a in order.addons),
+        addon_prices=tuple(price.amount for _, price in order.addon_prices),
+        cancellation=studio.cancellation)
 
 
 def hold_first(ctx: Context, command: HoldFirst) -> Held:
@@ -252,15 +254,23 @@ def within_window(window: BookingWindow, start: int, now: int) -> None:
 
 
 def held_view(catalog: Catalog, r: Reservation) -> Held:
+    """The reservation as its hold answered, also to a retried call: the prices and the
+    policy it was taken at (a record from before they were kept: the catalog's now)."""
     studio = catalog.studios.get(r.studio)
+    policy = r.cancellation or (studio.cancellation if studio else CancellationPolicy())
     return Held(r, _named(catalog.therapists, r.therapist), _named(catalog.rooms, r.room),
-                breakdown(catalog, r), studio.cancellation if studio else CancellationPolicy())
+                breakdown(catalog, r), policy)
 
 
 def breakdown(catalog: Catalog, r: Reservation) -> PriceBreakdown:
     """The reservation's price item by item; the total is the one it was held at."""
-    addons = [catalog.addons.get(a) for a in r.addons]
-    priced = [PricedAddOn(a.id, a.name, a.price_for(r.duration)) for a in addons if a]
+    if len(r.addon_prices) == len(r.addons):
+        priced = [PricedAddOn(a, _named(catalog.addons, a).name or a,
+                              Money(amount, r.price.currency))
+                  for a, amount in zip(r.addons, r.addon_prices, strict=True)]
+    else:
+        addons = [catalog.addons.get(a) for a in r.addons]
+        priced = [PricedAddOn(a.id, a.name, a.price_for(r.duration)) for a in addons if a]
     treatment = Money(r.price.amount - sum(p.price.amount for p in priced), r.price.currency)
     return PriceBreakdown(treatment, priced, r.price)
 

@@ -51,8 +51,9 @@ def drop_hold(ctx: Context, principal: Principal, hold_id: str) -> None:
 
 def partner_hold(ctx: Context, principal: Principal, hold_id: str) -> Hold:
     hold = ctx.store.get_hold(hold_id)
-    if hold is None or not sees(principal, hold.studio, hold.owner):
+    if hold is None:
         raise NotFound("no such hold")
+    principal.require_visible(hold.studio, hold.owner, "hold")
     return hold
 
 
@@ -100,18 +101,10 @@ def replayed_id(ctx: Context, claim: Claim) -> str:
 
 def get_booking(ctx: Context, principal: Principal, booking_id: str) -> Booking:
     booking = ctx.store.get(booking_id)
-    if booking is None or not booking.visible or not sees(principal, booking.studio,
-                                                          booking.owner):
+    if booking is None or not booking.visible:
         raise NotFound("no such booking")
+    principal.require_visible(booking.studio, booking.owner, "booking")
     return booking
-
-
-def sees(principal: Principal, studio: str, owner: str) -> bool:
-    """A partner sees its own holds and bookings at its studios (one made before
-    partner accounts has no owner: its studio's partners see it); an admin, all."""
-    if principal.is_admin:
-        return True
-    return principal.sees(studio) and owner in ("", principal.owner)
 
 
 def cancel_booking(ctx: Context, principal: Principal, command: Cancel) -> Booking:
@@ -148,7 +141,7 @@ def list_bookings(ctx: Context, principal: Principal, query: ListBookings) -> di
 
 
 def _listed(booking: Booking | None, principal: Principal, status: str | None) -> bool:
-    return (booking is not None and sees(principal, booking.studio, booking.owner)
+    return (booking is not None and principal.sees_own(booking.studio, booking.owner)
             and status in (None, booking.status))
 
 

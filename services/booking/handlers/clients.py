@@ -21,8 +21,8 @@ from services.booking.commands import (
 from services.booking.domain import Booking, Client, IntakeRecord, Preferences
 from services.common import bus
 from services.common.auth import Principal
+from services.common.correlation import correlation_id
 from services.common.errors import Conflict, HasFutureBookings, NotFound
-from services.common.http import correlation_id
 
 ERASURE_REASON = "the client asked to be forgotten"
 
@@ -116,9 +116,9 @@ def export(ctx: Context, principal: Principal, client_id: str) -> dict:
     record, every booking, and every notification sent about them."""
     client = visible_client(ctx, principal, client_id)
     bookings = ctx.store.client_bookings(client.id)
-    sent = ctx.notifications.call("deliveries", {"bookings": [b.id for b in bookings]})
+    sent = ctx.notifications.sent_about([b.id for b in bookings])
     return {"client": client, "intake": ctx.clients.intakes(client.id), "bookings": bookings,
-            "notifications": sent["items"], "exported_at": ctx.clock.now()}
+            "notifications": sent, "exported_at": ctx.clock.now()}
 
 
 def erase(ctx: Context, principal: Principal, command: EraseClient) -> None:

@@ -27,6 +27,7 @@ from services.booking.waitlist import BOOKED, OFFERED, WAITING, Entry, Offer, ch
 from services.booking.waitlist_store import Save
 from services.common import bus
 from services.common.auth import Principal
+from services.common.correlation import correlation_id
 from services.common.errors import (
     Conflict,
     Invalid,
@@ -35,7 +36,6 @@ from services.common.errors import (
     OutsideBookingWindow,
     SlotUnavailable,
 )
-from services.common.http import correlation_id
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +86,10 @@ def new_entry(ctx: Context, principal: Principal,
 
 def visible_entry(ctx: Context, principal: Principal, entry_id: str) -> Entry:
     entry = ctx.waitlist.get(entry_id)
-    if entry is None or not sees(principal, entry):
+    if entry is None:
         raise NotFound("no such waitlist entry")
+    principal.require_visible(entry.studios, entry.owner, "waitlist entry")
     return entry
-
-
-def sees(principal: Principal, entry: Entry) -> bool:
-    return principal.is_admin or (entry.owner == principal.owner
-                                  and any(principal.sees(s) for s in entry.studios))
 
 
 def list_entries(ctx: Context, principal: Principal, query: ListWaitlist) -> dict:
@@ -104,7 +100,8 @@ def list_entries(ctx: Context, principal: Principal, query: ListWaitlist) -> dic
     for _ in range(SCAN_BATCHES):
         page = ctx.waitlist.page(query.studio, cursor, query.limit)
         for cursor, entry in page:
-            if entry and sees(principal, entry) and query.status in (None, entry.status):
+            if (entry and principal.sees_own(entry.studios, entry.owner)
+                    and query.status in (None, entry.status)):
                 items.append(entry)
                 if len(items) == query.limit:
                     return {"items": items, "next_cursor": cursor}

@@ -5,13 +5,17 @@ is too old), a client's history, erasure, retention and the data key."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 
 from services.booking.app import create_app
 from services.booking.handlers import jobs
 from services.booking.store import BookingStore
+from services.common.errors import BadRequest, Invalid, NotFound
+from services.common.rpc import RpcServer
 from services.common.vault import Vault, VaultError, new_key
+from tests.helpers import running_worker
 from tests.integration.booking.support import (
     CUSTOMER,
     INTAKE,
@@ -296,6 +300,36 @@ def test_erasing_forgets_the_client_and_keeps_the_ledger(partner, clock, ctx, re
     assert len(ctx.clients.erasures()) == 1
     assert_no_trace(redis_client, ["Ada Lovelace", "ada@example.com", ADA["phone"], "knee"],
                     but_in=ctx.store.k("outbox"))
+
+
+def test_an_export_passes_on_no_refusal_of_notifications(partner, ctx):
+    """Whatever notifications refuses (its params, an unknown method, a crash), the
+    partner asking for an export hears booking's own `dependency_unavailable`."""
+    client = new_client(partner)["id"]
+    booked(partner, by_client(client, intake=INTAKE))
+    answers: list[Callable[[dict], dict]] = []
+
+    def deliveries(params: dict) -> dict:
+        return answers[-1](params)
+
+    def refuses(error: Exception) -> Callable[[dict], dict]:
+        def answer(params: dict) -> dict:
+            raise error
+        return answer
+
+    server = RpcServer("notifications", {"deliveries": deliveries})
+    with ctx.infra.connection() as connection, running_worker(connection,
+                                                               rpc_servers=[server]):
+        answers.append(lambda params: {"items": [{"booking": params["bookings"][0]}]})
+        exported = partner.get(f"/v1/clients/{client}/export")
+        assert exported.status_code == 200, exported.get_json()
+        assert len(exported.get_json()["notifications"]) == 1
+        for error in (Invalid(errors={"bookings": ["too many"]}), NotFound("no such thing"),
+                      BadRequest("no method 'deliveries'"), RuntimeError("a bug")):
+            answers.append(refuses(error))
+            problem = assert_problem(partner.get(f"/v1/clients/{client}/export"), 503,
+                                     "dependency_unavailable")
+            assert "errors" not in problem and "no such thing" not in str(problem)
 
 
 def assert_no_trace(redis_client, needles: list[str], but_in: str = "",

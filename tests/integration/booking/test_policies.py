@@ -4,13 +4,25 @@ events that carry them."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
+from services.availability.domain import CancellationPolicy
+from services.availability.handlers import catalog_admin
 from tests.helpers import ManualClock
 from tests.integration.booking.availability import NOW
-from tests.integration.booking.support import START, Api, assert_problem, direct_booking
+from tests.integration.booking.support import (
+    CUSTOMER,
+    INTAKE,
+    START,
+    Api,
+    assert_problem,
+    direct_booking,
+)
 
 STRETCH_AND_OIL = ["resistance-stretching", "aromatherapy-oil"]
 
@@ -127,3 +139,129 @@ def test_the_booking_events_carry_add_ons_totals_and_the_policy(partner):
     assert sent["policy"] == booking["policy"]
     assert created.payload["context"]["addons"] == [{"id": "aromatherapy-oil",
                                                      "name": "Aromatherapy oil"}]
+
+
+# holds with add-ons, a gender, outside the window
+
+HOLD = {"studio": "camden", "treatment": "ashiatsu", "duration": 60, "start": START}
+WEDNESDAY_AFTERNOON = "2027-03-10T14:00:00+00:00"  # maya (female) and jonas (male) both work
+WEDNESDAY_EVENING = "2027-03-10T17:00:00+00:00"  # jonas (male) only
+
+
+def test_a_hold_with_add_ons_is_longer_dearer_and_its_booking_keeps_them(partner):
+    response = partner.post("/v1/holds", json={**HOLD, "addons": STRETCH_AND_OIL})
+    assert response.status_code == 201, response.get_json()
+    held = response.get_json()
+    assert (held["addons"], held["end"], held["therapist"]) == (
+        STRETCH_AND_OIL, "2027-03-10T11:15:00+00:00", "maya")
+    assert held["price"] == {"amount": "123.00", "currency": "GBP"}
+    assert held["price_breakdown"]["treatment"] == {"amount": "95.00", "currency": "GBP"}
+    assert [a["id"] for a in held["price_breakdown"]["addons"]] == STRETCH_AND_OIL
+    booking = partner.book({"hold": held["id"], "customer": CUSTOMER, "intake": INTAKE})
+    assert booking.status_code == 201, booking.get_json()
+    assert {k: booking.get_json()[k] for k in ("addons", "price", "price_breakdown", "end")} == {
+        k: held[k] for k in ("addons", "price", "price_breakdown", "end")}
+
+
+@pytest.mark.parametrize(("gender", "therapist"), [("female", "maya"), ("male", "jonas")])
+def test_a_hold_for_a_gender_takes_a_therapist_of_it(partner, gender, therapist):
+    response = partner.post("/v1/holds", json={**HOLD, "start": WEDNESDAY_AFTERNOON,
+                                               "therapist_gender": gender})
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["therapist"] == therapist
+
+
+def test_a_hold_outside_the_booking_window_is_refused_with_its_bounds(partner, availability):
+    soon = (NOW + timedelta(minutes=119)).isoformat()
+    problem = assert_problem(partner.post("/v1/holds", json={**HOLD, "start": soon}), 422,
+                             "outside_booking_window")
+    assert (problem["earliest"], problem["latest"]) == (
+        (NOW + timedelta(minutes=120)).isoformat(), (NOW + timedelta(days=60)).isoformat())
+    far = (NOW + timedelta(days=61)).replace(hour=10).isoformat()
+    assert_problem(partner.post("/v1/holds", json={**HOLD, "start": far}), 422,
+                   "outside_booking_window")
+    assert availability.reservations() == []
+
+
+# the therapist gender asked for stays with the booking
+
+def test_a_reschedule_keeps_the_therapist_gender_asked_for(partner):
+    booking = partner.book(direct_booking(therapist_gender="female")).get_json()
+    assert (booking["therapist"], booking["therapist_gender"]) == ("maya", "female")
+    path = f"/v1/bookings/{booking['id']}/reschedule"
+    assert_problem(partner.post(path, json={"start": WEDNESDAY_EVENING}), 409,
+                   "slot_unavailable")  # only jonas works then: not who was asked for
+    assert partner.get(f"/v1/bookings/{booking['id']}").get_json() == booking
+    moved = partner.post(path, json={"start": "2027-03-11T10:00:00+00:00"}).get_json()
+    assert (moved["therapist"], moved["therapist_gender"]) == ("maya", "female")
+    anyone = partner.book(direct_booking("2027-03-12T10:00:00+00:00")).get_json()
+    assert anyone["therapist_gender"] is None  # without a preference the evening is open
+    evening = partner.post(f"/v1/bookings/{anyone['id']}/reschedule",
+                           json={"start": "2027-03-12T17:00:00+00:00"}).get_json()
+    assert evening["therapist"] == "jonas"
+
+
+def test_a_booking_made_from_a_hold_for_a_gender_keeps_it_when_moved(partner):
+    held = partner.post("/v1/holds", json={**HOLD, "start": WEDNESDAY_AFTERNOON,
+                                           "therapist_gender": "male"}).get_json()
+    booking = partner.book({"hold": held["id"], "customer": CUSTOMER, "intake": INTAKE})
+    assert booking.get_json()["therapist_gender"] == "male"
+    path = f"/v1/bookings/{booking.get_json()['id']}/reschedule"
+    assert_problem(partner.post(path, json={"start": START}), 409,  # maya only at 10:00
+                   "slot_unavailable")
+
+
+def test_a_client_preferring_a_gender_keeps_it_when_moved(partner):
+    client = partner.post("/v1/clients", json={**CUSTOMER, "preferences": {
+        "therapist_gender": "female"}}).get_json()
+    body = {k: v for k, v in direct_booking().items() if k != "customer"}
+    booking = partner.book({**body, "client": client["id"]}).get_json()
+    assert booking["therapist_gender"] == "female"
+    assert_problem(partner.post(f"/v1/bookings/{booking['id']}/reschedule",
+                                json={"start": WEDNESDAY_EVENING}), 409, "slot_unavailable")
+
+
+def test_a_booking_stored_before_genders_were_kept_still_loads_and_moves(partner, app):
+    booking = partner.book(direct_booking()).get_json()
+    store = app.extensions["spa"].store
+    key = store.k("booking", booking["id"])
+    stored = json.loads(store.redis.get(key))
+    del stored["therapist_gender"]
+    store.redis.set(key, json.dumps(stored))
+    assert partner.get(f"/v1/bookings/{booking['id']}").get_json()["therapist_gender"] is None
+    moved = partner.post(f"/v1/bookings/{booking['id']}/reschedule",
+                         json={"start": WEDNESDAY_EVENING}).get_json()
+    assert moved["therapist"] == "jonas"
+
+
+# a studio's policy change applies to new bookings only
+
+def test_a_policy_and_price_change_reaches_new_bookings_only(partner, availability, clock):
+    before = partner.book(direct_booking()).get_json()
+    catalog = availability.ctx.catalog()
+    camden, ashiatsu = catalog.studios["camden"], catalog.treatments["ashiatsu"]
+    catalog_admin.put_entry(availability.ctx, "studios", replace(
+        camden, cancellation=CancellationPolicy(2, Decimal(0), Decimal(20))), "camden")
+    catalog_admin.put_entry(availability.ctx, "treatments", replace(
+        ashiatsu, prices={**ashiatsu.prices, 60: Decimal("105.00")}), "ashiatsu")
+    after = partner.book(direct_booking("2027-03-10T12:00:00+00:00")).get_json()
+    assert before["price"] == {"amount": "95.00", "currency": "GBP"}
+    assert before["policy"] == {"free_cancellation_until": "2027-03-09T10:00:00+00:00",
+                                "late_fee": {"amount": "47.50", "currency": "GBP"},
+                                "no_show_fee": {"amount": "95.00", "currency": "GBP"}}
+    assert after["price"] == {"amount": "105.00", "currency": "GBP"}
+    assert after["policy"] == {"free_cancellation_until": "2027-03-10T10:00:00+00:00",
+                               "late_fee": {"amount": "0.00", "currency": "GBP"},
+                               "no_show_fee": {"amount": "21.00", "currency": "GBP"}}
+    assert partner.get(f"/v1/bookings/{before['id']}").get_json()["policy"] == before["policy"]
+    clock.at = datetime.fromisoformat("2027-03-10T07:00:00+00:00")  # late by the old terms only
+    fees = [partner.post(f"/v1/bookings/{b['id']}/cancel", json={}).get_json()["fee"]["amount"]
+            for b in (before, after)]
+    assert fees == ["47.50", "0.00"]
+
+
+def test_the_cancel_route_documents_its_fee_and_late_cancellation(app):
+    document = app.test_client().get("/v1/openapi.json").get_json()
+    cancel = document["paths"]["/v1/bookings/{booking_id}/cancel"]["post"]
+    words = f"{cancel.get('summary', '')} {cancel.get('description', '')}"
+    assert "`fee`" in words and "`late_cancellation`" in words

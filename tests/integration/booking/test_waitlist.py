@@ -16,60 +16,21 @@ from tests.integration.booking.support import (
     CUSTOMER,
     INTAKE,
     START,
+    TEN,
     Api,
     assert_problem,
     direct_booking,
+    entry,
+    full_at_ten,
+    join,
+    joined,
+    run_news,
 )
-
-TEN = {"from": "2027-03-10T10:00:00+00:00", "to": "2027-03-10T11:00:00+00:00"}
 
 
 @pytest.fixture
 def partner(app, api_keys, availability) -> Api:
     return Api(app, api_keys["partner"])
-
-
-def join(api: Api, name: str, windows=(TEN,), **changes):
-    body = {"studio": "camden", "treatment": "ashiatsu", "duration": 60,
-            "windows": list(windows), "intake": INTAKE,
-            "customer": {**CUSTOMER, "name": name, "email": f"{name.lower()}@example.com"},
-            **changes}
-    return api.post("/v1/waitlist", json=body, headers={"Idempotency-Key": f"join-{name}"})
-
-
-def joined(api: Api, name: str, windows=(TEN,), **changes) -> dict:
-    response = join(api, name, windows, **changes)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def entry(api: Api, entry_id: str) -> dict:
-    return api.get(f"/v1/waitlist/{entry_id}").get_json()
-
-
-def run_news(ctx, availability) -> list[str]:
-    """What booking's worker does with its own waitlist.joined events and with
-    availability's news of freed time: the handlers, in order. Returns the types of
-    the events booking published meanwhile (relayed here)."""
-    published = []
-    for envelope in ctx.store.due_events():
-        if envelope.type == "waitlist.joined":
-            waitlist.on_joined(ctx, envelope)
-        published.append(envelope.type)
-        ctx.store.mark_sent(envelope.id)
-    for raw, when in availability.ctx.store.freed("camden"):
-        waitlist.on_time_freed(ctx, reservations.freed_envelope(availability.ctx, "camden",
-                                                                raw, when))
-        availability.ctx.store.relayed("camden", [raw])
-    published += [envelope.type for envelope in ctx.store.due_events()]
-    return published
-
-
-def full_at_ten(partner) -> dict:
-    """The only bars room, taken at 10:00 on 10 March."""
-    response = partner.book(direct_booking(customer={**CUSTOMER, "email": "first@example.com"}))
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
 
 
 # joining

@@ -93,6 +93,18 @@ def test_a_treatment_needs_exactly_one_price_per_duration():
                              "give exactly one price per duration [60, 90]")]
 
 
+def test_a_price_finer_than_the_city_currency_is_named_and_whole_units_pass():
+    yen = replace(ASHIATSU, prices={60: Decimal("9500.50"), 90: Decimal("13500.00")})
+    entries = {"studios": [STUDIO], "rooms": [BARS], "therapists": [MAYA], "treatments": [yen]}
+    catalog, _ = assemble(replace(LONDON, currency="JPY"),
+                          frozenset({"overhead_bars", "floor_mat"}), frozenset({"ashiatsu"}),
+                          entries)
+    assert check(catalog) == [Problem("treatments[ashiatsu]", "prices",
+                                      "9500.50 is finer than the JPY minor unit (1)")]
+    assert problems_of(treatments=(replace(ASHIATSU, prices={60: Decimal("95.50"),
+                                                             90: Decimal("135.00")}),)) == []
+
+
 def test_a_file_for_another_city_is_refused():
     catalog, _ = catalog_of()
     assert wrong_city("london.yaml", catalog, "london") is None

@@ -167,10 +167,21 @@ class TestCancellationPolicy:
         assert made.policy.free_cancellation_until == datetime(2026, 10, 25, 10, 0, tzinfo=UTC)
 
     def test_terms_stay_those_booked_under_when_the_studio_changes_them(self):
+        """A studio's change reaches bookings through the holds made after it: the
+        booking made before keeps its price and terms, the one made after has the new."""
         kept = booking()
-        cheaper = CancellationTerms(2, Decimal(0), Decimal(0))
-        assert kept.terms == TERMS != cheaper  # a later hold would carry the new terms
-        assert domain.cancel(kept, START - timedelta(hours=3)).fee["amount"] == "60.00"
+        lenient = CancellationTerms(2, Decimal(10), Decimal(20))
+        made_after = replace(domain.new_booking(
+            "b2", hold(hold_id="h2", price="150.00", terms=lenient),
+            Customer("Bo", "bo@example.com"), domain.Screening(intake()), DESCRIBED, NOW),
+            status="confirmed")
+        assert (kept.price["amount"], kept.terms) == ("120.00", TERMS)
+        assert (made_after.price["amount"], made_after.terms) == ("150.00", lenient)
+        three_hours_before = START - timedelta(hours=3)  # inside 24 h, outside 2 h
+        assert domain.cancel(kept, three_hours_before).fee["amount"] == "60.00"
+        assert domain.cancel(made_after, three_hours_before).fee["amount"] == "0.00"
+        assert kept.policy.no_show_fee == Money(Decimal("120.00"), "GBP")
+        assert made_after.policy.no_show_fee == Money(Decimal("30.00"), "GBP")
 
 
 class TestReschedule:
@@ -190,6 +201,14 @@ class TestReschedule:
         done = domain.finish_reschedule(domain.begin_reschedule(booking(), "h2"), dearer, NOW)
         assert (done.price, done.terms) == (booking().price, TERMS)
         assert done.policy.free_cancellation_until == moved - timedelta(hours=24)
+
+    def test_the_gender_asked_for_is_kept_from_the_hold_and_through_a_move(self):
+        made = domain.new_booking("b2", replace(hold(), therapist_gender="female"),
+                                  Customer("Ada", "ada@example.com"),
+                                  domain.Screening(intake()), DESCRIBED, NOW)
+        moved = domain.finish_reschedule(domain.begin_reschedule(
+            replace(made, status="confirmed"), "h2"), hold(START + timedelta(days=1), "h2"), NOW)
+        assert (made.therapist_gender, moved.therapist_gender) == ("female", "female")
 
     def test_only_a_confirmed_booking_moves(self):
         with pytest.raises(InvalidTransition):

@@ -11,6 +11,7 @@ from services.common.auth import Principal
 from services.common.bus import Envelope, Periodic, envelope_from_body, envelope_to_body
 from services.common.config import Settings, load_settings
 from services.common.devstack import operator_settings
+from services.common.errors import NotFound
 from services.common.http import field_errors
 
 
@@ -46,6 +47,31 @@ def test_a_partner_sees_only_its_studios_and_an_admin_sees_all():
     partner = Principal("p", "partner", frozenset({"camden"}))
     assert partner.sees("camden") and not partner.sees("islington")
     assert Principal("a", "admin").sees("islington")
+
+
+SHARED = Principal("p", "partner", frozenset({"camden", "soho"}), "key-p", "pt_p")
+
+
+@pytest.mark.parametrize("studios, owner, seen", [
+    ("camden", "pt_p", True),  # its own, at its studio
+    ("camden", "pt_q", False),  # another partner's, at a studio they share
+    ("islington", "pt_p", False),  # its own, at a studio it no longer has
+    (("islington", "soho"), "pt_p", True),  # one of several studios is its
+    (("islington", "kew"), "pt_p", False),
+    ("camden", "", True),  # made before partner accounts: its studio's partners'
+    ("camden", None, True),  # nobody's (a studio's notification)
+    ("islington", None, False),
+])
+def test_a_partner_sees_only_its_own_at_its_studios(studios, owner, seen):
+    assert SHARED.sees_own(studios, owner) is seen
+    admin = Principal("a", "admin", key_id="key-a")
+    assert admin.sees_own(studios, owner)
+    admin.require_visible(studios, owner, "booking")
+    if seen:
+        SHARED.require_visible(studios, owner, "booking")
+    else:
+        with pytest.raises(NotFound, match="no such booking"):
+            SHARED.require_visible(studios, owner, "booking")
 
 
 @pytest.mark.parametrize("body", [

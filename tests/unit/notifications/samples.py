@@ -42,7 +42,8 @@ _made: dict[str, Booking] = {}  # the Booking behind each payload, for the next 
 
 def booking_payload(start: datetime | None = None, *, booking_id: str | None = None,
                     email: str | None = None, studio: str = "camden", sequence: int = 0,
-                    no_food_before_min: int | None = 180, **extra) -> dict:
+                    no_food_before_min: int | None = 180,
+                    terms: CancellationTerms = TERMS, **extra) -> dict:
     """A booking.created payload; by default ten days ahead, so no reminder falls due."""
     start = start or datetime.now(UTC).replace(microsecond=0) + timedelta(days=10)
     treatment = TreatmentFacts("ashiatsu", "Ashiatsu", ("pregnancy",), True, PREPARATION,
@@ -50,14 +51,14 @@ def booking_payload(start: datetime | None = None, *, booking_id: str | None = N
     described = Description(replace(CAMDEN, id=studio), treatment)
     customer = Customer("Ada Lovelace", email or f"ada-{uuid.uuid4().hex[:8]}@example.com")
     pending = domain.new_booking(booking_id or f"bk_{uuid.uuid4().hex[:12]}",
-                                 hold_at(start, studio), customer, Screening(INTAKE),
+                                 hold_at(start, studio, terms), customer, Screening(INTAKE),
                                  described, MADE_AT)
     booking = replace(domain.transition(pending, "confirmed", MADE_AT), sequence=sequence)
     _made[booking.id] = booking
     return {**event_payload(booking), **extra}
 
 
-def hold_at(start: datetime, studio: str = "camden") -> Hold:
+def hold_at(start: datetime, studio: str = "camden", terms: CancellationTerms = TERMS) -> Hold:
     """Ashiatsu, 60 minutes, with aromatherapy oil: 112.00 and 8.00."""
     total = {"amount": "120.00", "currency": "GBP"}
     breakdown = {"treatment": {"amount": "112.00", "currency": "GBP"}, "addons": [OIL],
@@ -65,7 +66,7 @@ def hold_at(start: datetime, studio: str = "camden") -> Hold:
     return Hold(f"h_{uuid.uuid4().hex[:8]}", studio, "ashiatsu", 60, start,
                 start + timedelta(minutes=60), Named("th_maya", "Maya"),
                 Named("room_bars", "Bars room"), total, None, ("aromatherapy-oil",),
-                breakdown, TERMS)
+                breakdown, terms)
 
 
 def rescheduled(payload: dict, start: datetime) -> dict:

@@ -1,11 +1,13 @@
 """Every email states the facts a customer needs, in the studio's local time."""
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from email.message import EmailMessage
 
 import pytest
 from icalendar import Calendar
 
+from services.booking.domain import CancellationTerms
 from services.notifications.domain import plan_email
 from services.notifications.emails import Appointment, render
 from services.notifications.mail import compose
@@ -108,6 +110,21 @@ def test_a_late_cancellation_states_its_fee():
     late = cancelled(payload, now=WINTER - timedelta(hours=2))
     _, text, _ = render("cancellation", appointment(late))
     assert "a late-cancellation fee of £60.00 applies" in " ".join(text.split())
+
+
+def test_a_late_cancellation_without_a_late_fee_is_not_called_in_time():
+    """The wording follows late_cancellation: a studio with a 0% late fee still had a
+    deadline, and the client missed it."""
+    free_late = CancellationTerms(24, Decimal(0), Decimal(100))
+    payload = booking_payload(WINTER, terms=free_late)
+    late = cancelled(payload, now=WINTER - timedelta(hours=2))
+    assert late["booking"]["late_cancellation"] is True
+    for body in render("cancellation", appointment(late))[1:]:
+        words = " ".join(body.split())
+        assert "in time" not in words and "fee of" not in words
+        assert ("It was cancelled after Monday 30 November 2026, 10:00 GMT (Europe/London), "
+                "the end of free cancellation, but this studio charges no late-cancellation "
+                "fee: there is nothing to pay.") in words
 
 
 def test_a_cancellation_in_time_says_there_is_nothing_to_pay():
