@@ -22,6 +22,7 @@ COMPOSITION = Composition(
     load_city=load_city_if_empty,
     studios=stored_studios,
     upgrades=(booking_cli.upgrade_store, notifications_cli.upgrade_store),
+    pages=("desk",),
 )
 
 cli.add_command(availability_cli.catalog)

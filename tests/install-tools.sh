@@ -6,6 +6,8 @@ set -u
 want=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || want+=(nginx-light)
 command -v docker-compose >/dev/null 2>&1 || want+=(docker-compose)
+# the front desk's browser tests (Playwright drives Debian's build, not its own download)
+[ -x /usr/bin/chromium ] || want+=(chromium)
 [ ${#want[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "tests/install-tools.sh: cannot install ${want[*]} (needs root and apt-get); their tests will skip" >&2

@@ -6,6 +6,7 @@ from flask import current_app, request
 from flask_smorest import Blueprint
 
 from services.availability.bootstrap import Context
+from services.availability.commands import StudioDay
 from services.availability.handlers import catalog_admin, queries
 from services.availability.schemas import (
     AbsenceSchema,
@@ -13,6 +14,8 @@ from services.availability.schemas import (
     AddOnSchema,
     RoomBody,
     RoomSchema,
+    ScheduleArgs,
+    ScheduleView,
     SlotList,
     SlotQueryArgs,
     StudioBody,
@@ -50,6 +53,17 @@ def writes_need_an_admin():
 def list_studios():
     """Studios of the city (a partner sees only its own)."""
     return {"items": queries.visible_studios(ctx(), current_principal())}
+
+
+@blp.get("/studios/<studio_id>/schedule")
+@operation(blp, "getStudioSchedule")
+@blp.arguments(ScheduleArgs, location="query")
+@blp.response(200, ScheduleView)
+@problems(blp, "not_found", "validation_error")
+def studio_schedule(args, studio_id: str):
+    """A studio's local day for the front desk: opening hours, closures, rooms,
+    therapists with their shifts and time off, and the time held or booked."""
+    return queries.schedule(ctx(), current_principal(), StudioDay(studio_id, args["date"]))
 
 
 @blp.get("/treatments")

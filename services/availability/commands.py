@@ -22,6 +22,14 @@ class SearchSlots:
 
 
 @dataclass(frozen=True)
+class StudioDay:
+    """A studio's local day, as the front desk shows it."""
+
+    studio: str
+    day: date
+
+
+@dataclass(frozen=True)
 class Describe:
     studio: str
     treatment: str

@@ -497,6 +497,59 @@ TreatmentList = items_of(TreatmentView)
 SlotList = items_of(SlotView)
 
 
+class SpanView(Schema):
+    start = EpochInstant()
+    end = EpochInstant(metadata={"description": "excluded"})
+
+
+class ClosureView(SpanView):
+    reason = fields.String()
+
+
+class TherapistDayView(Schema):
+    id = fields.String(attribute="therapist.id")
+    name = fields.String(attribute="therapist.name")
+    gender = fields.String(attribute="therapist.gender", allow_none=True)
+    skills = Names(attribute="therapist.skills")
+    shifts = fields.List(fields.Nested(SpanView), metadata={
+        "description": "the times they work at this studio on this day"})
+    time_off = fields.List(fields.Nested(SpanView))
+
+
+class TakenView(Schema):
+    therapist = fields.String()
+    room = fields.String()
+    treatment = fields.String()
+    addons = fields.List(fields.String())
+    start = EpochInstant()
+    end = EpochInstant()
+    busy_until = EpochInstant(metadata={"description": "the end and the cleanup after it"})
+    kind = fields.Function(lambda r: "booked" if r.confirmed else "held",
+                           metadata={"enum": ["booked", "held"]})
+    expires_at = fields.Function(lambda r: None if r.confirmed else iso(r.expires_at),
+                                 metadata={"description": "a hold's end; null once booked"})
+
+
+class ScheduleView(Schema):
+    studio = fields.Nested(StudioView)
+    date = fields.Date(attribute="day")
+    day = fields.Nested(SpanView, attribute="span", metadata={
+        "description": "local midnight to the next: 23 or 25 hours on a clock-change day"})
+    open = fields.List(fields.Nested(SpanView), metadata={"description": "opening hours"})
+    closures = fields.List(fields.Nested(ClosureView))
+    rooms = fields.List(fields.Nested(RoomSchema))
+    therapists = fields.List(fields.Nested(TherapistDayView), metadata={
+        "description": "everyone with a shift at this studio on some weekday"})
+    taken = fields.List(fields.Nested(TakenView), attribute="reservations", metadata={
+        "description": "time held or booked (whose is not said: a studio can have "
+                       "several partners)"})
+
+
+class ScheduleArgs(Schema):
+    date = fields.Date(required=True, validate=within_years,
+                       metadata={"description": "a local day of the studio"})
+
+
 class NamedView(Schema):
     id = fields.String()
     name = fields.String()
@@ -582,7 +635,7 @@ class SlotQueryArgs(Schema):
                        f"{MAX_SEARCH_DAYS} days after `from`"})
     studio = fields.String(validate=validate.Length(1, 64))
     therapist = fields.String(validate=validate.Length(1, 64))
-    addons = CommaList(load_default=(), metadata={
+    addons = CommaList(metadata={
         "description": "add-on ids, comma-separated: slots long and dear enough for them, "
                        "with therapists and rooms able to give them"})
     therapist_gender = fields.String(validate=validate.OneOf(GENDERS), metadata={
@@ -591,7 +644,7 @@ class SlotQueryArgs(Schema):
     @post_load
     def make(self, data, **kwargs) -> SearchSlots:
         return SearchSlots(data["treatment"], data["duration"], data["from_"], data["to"],
-                           data.get("studio"), data.get("therapist"), data["addons"],
+                           data.get("studio"), data.get("therapist"), data.get("addons", ()),
                            data.get("therapist_gender"))
 
     @validates_schema

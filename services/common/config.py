@@ -31,6 +31,10 @@ class Settings:
     booking_port: int = 8001
     availability_port: int = 8002
     notifications_port: int = 8003
+    desk_port: int = 8004
+    desk_api_url: str = ""  # empty: the gateway on gateway_port
+    desk_secret: str = ""  # empty: made once into data_dir/desk.secret
+    desk_session_h: float = 12.0  # a desk session lasts this long without sign-in
     hold_ttl_s: int = 600
     rpc_timeout_s: float = 5.0
     bus_retry_delays_s: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
@@ -79,6 +83,10 @@ def load_settings() -> Settings:
         booking_port=int(_env("SPA_BOOKING_PORT", str(d.booking_port))),
         availability_port=int(_env("SPA_AVAILABILITY_PORT", str(d.availability_port))),
         notifications_port=int(_env("SPA_NOTIFICATIONS_PORT", str(d.notifications_port))),
+        desk_port=int(_env("SPA_DESK_PORT", str(d.desk_port))),
+        desk_api_url=_env("SPA_DESK_API_URL", d.desk_api_url),
+        desk_secret=_env("SPA_DESK_SECRET", d.desk_secret),
+        desk_session_h=float(_env("SPA_DESK_SESSION_H", str(d.desk_session_h))),
         hold_ttl_s=int(_env("SPA_HOLD_TTL_S", str(d.hold_ttl_s))),
         rpc_timeout_s=float(_env("SPA_RPC_TIMEOUT_S", str(d.rpc_timeout_s))),
         bus_retry_delays_s=_floats(_env("SPA_BUS_RETRY_DELAYS_S", "1,5,30,120")),

@@ -36,6 +36,9 @@ class Composition:
     studios: Callable[[Infra], list[str]]  # the studio ids of the stored catalog
     # Each brings a service's stored data up to date (idempotent) and says what it did.
     upgrades: Sequence[Callable[[Infra], str]] = ()
+    # Apps with no worker and no store of the product's (the front desk), behind the
+    # gateway at /<name>/: services.<name>.wsgi:app on SPA_<NAME>_PORT.
+    pages: tuple[str, ...] = ()
 
 
 def operator_settings() -> Settings:
@@ -117,8 +120,9 @@ def _run_stack(settings: Settings, composition: Composition, city_file: Path,
     dev_info = dev_keys(infra, settings, studios)
     print_banner(settings, dev_info)
     manager = Manager()
-    env = process_env(settings, composition.services)
-    for name, command in process_commands(settings, composition.services).items():
+    env = process_env(settings, (*composition.services, *composition.pages))
+    for name, command in process_commands(settings, composition.services,
+                                           composition.pages).items():
         if name not in without:
             manager.add_process(name, command, env=env, cwd=str(ROOT))
     manager.loop()
@@ -137,9 +141,10 @@ def process_env(settings: Settings, services: Sequence[str]) -> dict[str, str]:
     return env
 
 
-def process_commands(settings: Settings, services: Sequence[str]) -> dict[str, str]:
+def process_commands(settings: Settings, services: Sequence[str],
+                     pages: Sequence[str] = ()) -> dict[str, str]:
     """Name -> command line of every process of the stack: an app and a worker per
-    service, and the gateway."""
+    service, the page apps, and the gateway."""
     bin_dir = Path(sys.executable).parent
     conf = ROOT / "deploy" / "gunicorn.conf.py"
 
@@ -151,6 +156,7 @@ def process_commands(settings: Settings, services: Sequence[str]) -> dict[str, s
                  for name in services}
     processes |= {f"{name}-worker": f"{sys.executable} -m services.{name}.worker"
                   for name in services}
+    processes |= {f"{name}-web": web(name, getattr(settings, f"{name}_port")) for name in pages}
     processes["gateway"] = web("gateway", settings.gateway_port)
     return processes
 
@@ -201,6 +207,7 @@ def print_banner(settings: Settings, info: dict) -> None:
   Spa reservations ({settings.city}) is starting
   base URL     {base}
   API docs     {base}/docs
+  front desk   {base}/desk/  (sign in with a key below)
   admin key    {info['admin_key']}
   partner      {info['partner_id']}  (studios: {', '.join(info['partner_studios'])})
   partner key  {info['partner_key']}

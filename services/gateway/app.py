@@ -31,6 +31,8 @@ ROUTES = {
     "/v1/webhooks": "notifications", "/v1/notifications": "notifications",
 }
 SERVICES = ("availability", "booking", "notifications")
+PAGES = "/desk"  # the front desk's pages, forwarded with their path as it is
+READY_PATHS = {"desk": "/desk/readyz"}  # else /readyz
 
 _local = threading.local()
 
@@ -42,7 +44,8 @@ def _session() -> requests.Session:
 
 
 def upstreams_from_env() -> dict[str, str]:
-    defaults = {"availability": "8002", "booking": "8001", "notifications": "8003"}
+    defaults = {"availability": "8002", "booking": "8001", "notifications": "8003",
+                "desk": "8004"}
     upstreams = {}
     for name, default_port in defaults.items():
         port = os.environ.get(f"SPA_{name.upper()}_PORT", default_port)
@@ -52,6 +55,8 @@ def upstreams_from_env() -> dict[str, str]:
 
 def route(path: str) -> tuple[str, str] | None:
     """(service, upstream path) for a request path, or None."""
+    if path == PAGES or path.startswith(PAGES + "/"):
+        return "desk", path
     for service in SERVICES:
         prefix = f"/{service}"
         if path == prefix or path.startswith(prefix + "/"):
@@ -83,7 +88,8 @@ def create_app(upstreams: dict[str, str] | None = None) -> Flask:
     install_error_handlers(app)  # its own errors are problem+json, as the services' are
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_blueprint(health_blueprint("gateway", {
-        name: _ready_check(url) for name, url in upstreams.items()}, within_s=0.45))
+        name: _ready_check(url + READY_PATHS.get(name, "/readyz"))
+        for name, url in upstreams.items()}, within_s=0.45))
     app.register_blueprint(swagger_static())
 
     @app.get("/v1/openapi.json")
@@ -106,9 +112,9 @@ def create_app(upstreams: dict[str, str] | None = None) -> Flask:
 
 
 def _ready_check(url: str):
-    """Each service answers its /readyz within 0.3 s; the gateway asks all three at once."""
+    """Each service answers its /readyz within 0.3 s; the gateway asks them all at once."""
     def check():
-        requests.get(f"{url}/readyz", timeout=0.4).raise_for_status()
+        requests.get(url, timeout=0.4).raise_for_status()
     return check
 
 

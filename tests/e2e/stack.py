@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-from services.cli import SERVICES
+from services.cli import COMPOSITION, SERVICES
 from services.common.config import load_settings
 from services.common.devstack import ROOT, process_commands
 from services.common.redis import connect, free_port
@@ -102,7 +102,7 @@ class Stack:
     def start_process(self, name: str) -> subprocess.Popen:
         """Start one of the stack's processes (same command and env as `spa dev`)."""
         settings = load_settings_from(self.env)
-        command = process_commands(settings, SERVICES)[name]
+        command = process_commands(settings, SERVICES, COMPOSITION.pages)[name]
         process = subprocess.Popen(command.split(), env=self.env, cwd=ROOT,
                                    start_new_session=True)
         self.workers[name] = process
@@ -130,7 +130,7 @@ def stack_env(data_dir: Path, smtp_url: str) -> dict[str, str]:
         "SPA_DATA_DIR": str(data_dir), "SPA_SMTP_URL": smtp_url,
         "SPA_GATEWAY_PORT": str(free_port()), "SPA_BOOKING_PORT": str(free_port()),
         "SPA_AVAILABILITY_PORT": str(free_port()),
-        "SPA_NOTIFICATIONS_PORT": str(free_port()),
+        "SPA_NOTIFICATIONS_PORT": str(free_port()), "SPA_DESK_PORT": str(free_port()),
         "SPA_BUS_RETRY_DELAYS_S": "0.2,0.4", "SPA_WEBHOOK_RETRY_DELAYS_S": "0.2,0.4",
         "SPA_WEBHOOK_ALLOW_PRIVATE": "1", "SPA_RATE_LIMIT_PER_MINUTE": "100000",
         "SPA_ADDRESS_RATE_LIMIT_PER_MINUTE": "100000",

@@ -33,6 +33,7 @@ http {{
   upstream booking       {{ server 127.0.0.1:{booking}; keepalive 4; }}
   upstream notifications {{ server 127.0.0.1:{notifications}; keepalive 4; }}
   upstream gateway_app   {{ server 127.0.0.1:{gateway}; }}
+  upstream desk          {{ server 127.0.0.1:{desk}; }}
   server {{
     listen 127.0.0.1:{port};
     include {spa_conf};
@@ -60,7 +61,7 @@ def nginx(stack, tmp_path_factory):
                     "(tests/install-tools.sh); it could not here")
     root, port = tmp_path_factory.mktemp("nginx"), free_port()
     ports = {name: stack.env[f"SPA_{name.upper()}_PORT"]
-             for name in ("availability", "booking", "notifications", "gateway")}
+             for name in ("availability", "booking", "notifications", "gateway", "desk")}
     conf = root / "nginx.conf"
     conf.write_text(CONFIG.format(root=root, port=port, spa_conf=ROOT / "deploy/nginx/spa.conf",
                                   log_conf=ROOT / "deploy/nginx/log.conf", **ports))
@@ -87,6 +88,15 @@ def test_the_partner_api_answers_through_nginx(stack, nginx):
                             headers={"Authorization": f"Bearer {stack.partner_key}"})
     assert response.status_code == 200 and response.json()["items"][0]["id"] == "camden"
     assert requests.get(f"{nginx}/v1/openapi.json", timeout=10).json()["paths"]
+
+
+def test_the_front_desk_is_served_through_nginx(nginx):
+    page = requests.get(f"{nginx}/desk/sign-in", timeout=10)
+    assert page.status_code == 200 and "API key" in page.text
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert "Path=/desk" in page.headers.get("Set-Cookie", "Path=/desk")
+    moved = requests.get(f"{nginx}/desk", timeout=10, allow_redirects=False)
+    assert moved.status_code == 301 and moved.headers["Location"].endswith("/desk/")
 
 
 def test_clients_are_routed_and_their_emails_stay_out_of_the_access_log(stack, nginx):

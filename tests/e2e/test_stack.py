@@ -25,7 +25,12 @@ def test_each_service_answers_health_through_the_gateway(stack, service):
 def test_gateway_is_ready_when_every_service_is(stack):
     response = stack.get("/readyz", key=None)
     assert response.status_code == 200
-    assert set(response.json()["checks"]) == set(SERVICES)
+    assert set(response.json()["checks"]) == {*SERVICES, "desk"}
+
+
+def test_the_front_desk_answers_health_through_the_gateway(stack):
+    assert stack.get("/desk/healthz", key=None).json() == {"status": "ok", "service": "desk"}
+    assert stack.get("/desk/readyz", key=None).json()["checks"] == {"api": "ok"}
 
 
 def test_dev_keys_are_written_for_scripts(stack):

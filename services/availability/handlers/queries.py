@@ -8,13 +8,15 @@ from datetime import date
 
 from services.availability import engine, slot_cache
 from services.availability.bootstrap import Context
-from services.availability.commands import SearchSlots
+from services.availability.commands import SearchSlots, StudioDay
 from services.availability.domain import (
     AddOn,
     BookingWindow,
     Catalog,
     Reservation,
+    Room,
     Studio,
+    Therapist,
     Treatment,
     iso,
 )
@@ -61,6 +63,71 @@ def treatments(ctx: Context, principal: Principal) -> list[Offered]:
 def addon_offers(catalog: Catalog, treatment: Treatment) -> list[AddOnOffer]:
     addons = [catalog.addons[a] for a in treatment.addons]
     return [AddOnOffer(a, {d: a.price_for(d) for d in treatment.durations_min}) for a in addons]
+
+
+@dataclass(frozen=True)
+class TherapistDay:
+    therapist: Therapist
+    shifts: list[engine.Span]
+    time_off: list[engine.Span]
+
+
+@dataclass(frozen=True)
+class Closure:
+    start: int
+    end: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class DaySchedule:
+    """Who and what a studio has on one local day, and what takes their time: the
+    front desk's timeline. Reservations carry no booking or partner: at a studio two
+    partners share, each sees the other's time only as taken."""
+
+    studio: Studio
+    day: date
+    span: engine.Span  # local midnight to the next: 23 or 25 hours on a clock-change day
+    open: list[engine.Span]
+    closures: list[Closure]
+    rooms: list[Room]
+    therapists: list[TherapistDay]
+    reservations: list[Reservation]
+
+
+def schedule(ctx: Context, principal: Principal, asked: StudioDay) -> DaySchedule:
+    principal.require_studio(asked.studio, f"studio: {asked.studio}")
+    catalog, now = ctx.catalog(), ctx.now()
+    studio = catalog.studio(asked.studio)
+    zone, day = studio.zone, asked.day
+    span = engine.day_span(zone, day)
+    ledger = ctx.store.reservations({studio.id: (span.start, span.end)})
+    return DaySchedule(
+        studio, day, span,
+        [engine.local_span(day, hours, zone) for hours in studio.hours_on(day)],
+        [Closure(found.start, found.end, c.reason) for c in studio.closures
+         if (found := within(engine.Span(*c.span(zone)), span))],
+        catalog.rooms_at(studio.id),
+        [therapist_day(studio, t, day, span) for t in catalog.therapists_at(studio.id)],
+        sorted((r for r in ledger
+                if r.is_live(now) and engine.Span(r.start, r.busy_until).overlaps(span)),
+               key=lambda r: (r.start, r.room)))
+
+
+def therapist_day(studio: Studio, therapist: Therapist, day: date,
+                  span: engine.Span) -> TherapistDay:
+    zone = studio.zone
+    shifts = [engine.local_span(day, hours, zone) for hours in therapist.hours_at(studio.id, day)]
+    off = [found for absence in therapist.time_off
+           if (found := within(engine.Span(*absence.span(zone)), span))]
+    return TherapistDay(therapist, shifts, off)
+
+
+def within(part: engine.Span, whole: engine.Span) -> engine.Span | None:
+    """The piece of `part` inside `whole`, if any."""
+    if not part.overlaps(whole):
+        return None
+    return engine.Span(max(part.start, whole.start), min(part.end, whole.end))
 
 
 def search_slots(ctx: Context, principal: Principal, search: SearchSlots) -> bytes:

@@ -322,3 +322,41 @@ def test_absurd_studio_policies_are_422_and_change_nothing(client, as_admin, as_
     assert response.status_code == 422
     assert list(change)[0] in " ".join(response.json["errors"])
     assert client.get("/v1/studios", headers=as_partner).json["items"][0] == studio
+
+
+# The front desk's day ---------------------------------------------------------------
+
+def test_a_studio_day_lists_rooms_staff_hours_and_the_time_taken(client, as_partner, rpc_now):
+    confirmed_booking(rpc_now, "bk-day", therapist="maya")
+    held = rpc_now["hold"](hold_params(start=f"{DAY}T14:00:00+00:00"))
+    response = client.get(f"/v1/studios/camden/schedule?date={DAY}", headers=as_partner)
+    assert response.status_code == 200, response.json
+    day = response.json
+    assert day["date"] == DAY and day["studio"]["timezone"] == "Europe/London"
+    assert day["day"] == {"start": f"{DAY}T00:00:00+00:00", "end": "2027-01-06T00:00:00+00:00"}
+    assert [room["id"] for room in day["rooms"]] and all(
+        room["studio"] == "camden" for room in day["rooms"])
+    maya = next(t for t in day["therapists"] if t["id"] == "maya")
+    assert maya["shifts"] == [{"start": f"{DAY}T08:00:00+00:00", "end": f"{DAY}T16:00:00+00:00"}]
+    assert [(t["kind"], t["start"][11:16], t["therapist"]) for t in day["taken"]] == [
+        ("booked", "10:00", "maya"), ("held", "14:00", held["therapist"]["id"])]
+    assert day["taken"][0]["expires_at"] is None and day["taken"][1]["expires_at"]
+    assert "bk-day" not in response.text  # whose booking it is, the desk learns from booking
+
+
+def test_a_clock_change_day_is_23_hours_long(client, as_admin):
+    day = client.get("/v1/studios/camden/schedule?date=2027-03-28", headers=as_admin).json
+    assert day["day"] == {"start": "2027-03-28T00:00:00+00:00", "end": "2027-03-28T23:00:00+00:00"}
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    (f"/v1/studios/islington/schedule?date={DAY}", 404),  # not this partner's studio
+    (f"/v1/studios/nowhere/schedule?date={DAY}", 404),
+    ("/v1/studios/camden/schedule?date=tuesday", 422),
+    ("/v1/studios/camden/schedule", 422),
+])
+def test_a_studio_day_outside_the_keys_scope_or_badly_asked_is_refused(client, as_partner,
+                                                                      path, status):
+    response = client.get(path, headers=as_partner)
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/problem+json"

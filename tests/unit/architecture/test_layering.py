@@ -16,13 +16,15 @@ SERVICE_NAMES = sorted(p.name for p in SERVICES.iterdir()
 # Pure modules: dataclasses and rules, testable with no Redis, no Flask, no broker.
 PURE = ["availability/domain.py", "availability/engine.py", "availability/catalog_rules.py",
         "availability/commands.py", "booking/domain.py", "booking/commands.py",
-        "notifications/domain.py", "common/errors.py", "common/clock.py"]
+        "booking/waitlist.py", "notifications/domain.py", "common/errors.py",
+        "common/clock.py", "common/correlation.py", "desk/timeline.py"]
 FRAMEWORKS = ("flask", "flask_smorest", "werkzeug", "redis", "kombu", "marshmallow",
               "webargs", "requests")
 # The HTTP layer: where a status may be named (routes, app factories, the shared HTTP
-# code, the gateway, and the webhook client reading partners' answers). Schemas are
-# exempt for another reason: their numbers are limits (a 500-character reason).
-HTTP_LAYER = ("common/http.py", "gateway/", "notifications/webhooks.py", "/api.py",
+# code, the gateway, the front desk: pages over an HTTP client, and the webhook client
+# reading partners' answers). Schemas are exempt for another reason: their numbers are
+# limits (a 500-character reason).
+HTTP_LAYER = ("common/http.py", "gateway/", "desk/", "notifications/webhooks.py", "/api.py",
               "/app.py", "/wsgi.py", "/schemas.py")
 STATUSES = {status.value for status in HTTPStatus if status.value >= 400}
 
@@ -51,10 +53,32 @@ def test_common_imports_no_service(path):
     assert not {name for name in imported(path) if name.startswith(tuple(services))}
 
 
+@pytest.mark.parametrize("path", modules(SERVICES / "desk"), ids=relative)
+def test_the_desk_reaches_the_product_only_through_its_public_api(path):
+    """No other service's code, no store, no bus: what the desk shows and does, a
+    partner could do with the same key."""
+    others = {f"services.{name}" for name in SERVICE_NAMES if name != "desk"}
+    found = imported(path)
+    assert not {name for name in found if name.startswith(tuple(others))}
+    assert not {name.split(".")[0] for name in found} & {"redis", "kombu"}
+
+
 @pytest.mark.parametrize("name", PURE)
 def test_pure_modules_import_no_framework_store_or_broker(name):
     found = {module.split(".")[0] for module in imported(SERVICES / name)}
     assert not found & set(FRAMEWORKS)
+
+
+@pytest.mark.parametrize("path", [p for name in ("availability", "booking", "notifications")
+                                  for p in modules(SERVICES / name)
+                                  if not relative(p).endswith(HTTP_LAYER)], ids=relative)
+def test_handlers_and_sagas_know_nothing_of_http(path):
+    """Only the HTTP layer imports Flask or the shared HTTP code: handlers, sagas and
+    workers read the request id from services.common.correlation."""
+    found = {name for name in imported(path)
+             if name.split(".")[0] in ("flask", "flask_smorest", "werkzeug")
+             or name == "services.common.http"}
+    assert not found, f"{relative(path)} imports {found}"
 
 
 @pytest.mark.parametrize("path", [p for p in modules() if not relative(p).endswith(HTTP_LAYER)
