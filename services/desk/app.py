@@ -50,6 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
     ready = {"api": auth.api_check(api_base_url(settings))}
     app.register_blueprint(health_blueprint("desk", ready), url_prefix=PREFIX)
     install_error_pages(app)
+    app.after_request(page_headers)
     app.add_template_filter(local_time, "local")
     app.add_template_filter(money, "money")
     return app
@@ -66,6 +67,21 @@ def money(amount: dict | None) -> str:
     return f"{amount['amount']} {amount['currency']}" if amount else ""
 
 
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+
+
+def page_headers(response):
+    """Pages hold client names: not kept by the browser (Back after signing out shows
+    nothing), not framed, no script but the desk's own."""
+    if not request.path.startswith(f"{PREFIX}/static/"):
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
 def api_base_url(settings: Settings) -> str:
     return settings.desk_api_url or f"http://127.0.0.1:{settings.gateway_port}"
 
@@ -79,6 +95,7 @@ def flask_config(settings: Settings) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Strict",
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=settings.desk_session_h),
+        "SESSION_REFRESH_EACH_REQUEST": False,  # the lifetime counts from sign-in
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "WTF_CSRF_SSL_STRICT": False,  # SameSite=Strict already keeps other sites out
         "MAX_CONTENT_LENGTH": 64 * 1024,

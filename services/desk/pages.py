@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,6 +23,22 @@ bp = Blueprint("pages", __name__)
 
 POLL_S = 3  # a change made elsewhere shows within this (plus one request)
 ACTIONS = {"complete": "Completed", "no-show": "Marked as no-show", "cancel": "Cancelled"}
+
+
+@bp.app_template_filter("field_errors")
+def field_errors(errors: object, where: str = "") -> list[str]:
+    """The API's field errors ({"customer": {"email": ["..."]}}) as lines to show."""
+    if isinstance(errors, dict):
+        return [line for name, inner in errors.items()
+                for line in field_errors(inner, f"{where} {name}".strip())]
+    if isinstance(errors, list) and all(isinstance(message, str) for message in errors):
+        return [f"{where}: {' '.join(errors)}"]
+    return [f"{where}: {errors}"]
+
+
+def said(problem: ApiProblem) -> str:
+    """What the API said, with the fields it found wrong."""
+    return "; ".join([str(problem), *field_errors(problem.body.get("errors") or {})])
 
 
 @bp.get("/")
@@ -146,7 +163,7 @@ def act(booking_id: str, action: str):
     except ApiProblem as problem:
         if problem.status not in (409, 422):
             raise
-        flash(f"Not done: {problem}", "error")
+        flash(f"Not done: {said(problem)}", "error")
     else:
         fee = done.get("fee")
         charged = f" Fee: {fee['amount']} {fee['currency']}." if fee else ""
@@ -158,6 +175,9 @@ def act(booking_id: str, action: str):
 @signed_in
 def reschedule_form(booking_id: str):
     found = api().booking(booking_id)
+    if found["status"] != "confirmed":
+        flash(f"A {found['status'].replace('_', '-')} booking cannot be moved.", "error")
+        return redirect(url_for("pages.booking", booking_id=booking_id))
     text = request.args.get("date", "")
     try:
         day = date.fromisoformat(text) if text else local_date(found)
@@ -179,8 +199,9 @@ def reschedule(booking_id: str):
     except ApiProblem as problem:
         if problem.status not in (409, 422):
             raise
-        flash(f"Not moved: {problem}", "error")
-        return redirect(url_for("pages.reschedule_form", booking_id=booking_id))
+        flash(f"Not moved: {said(problem)}", "error")
+        return redirect(url_for("pages.reschedule_form", booking_id=booking_id,
+                                date=request.form.get("date") or None))
     flash("Moved.", "info")
     return redirect(url_for("pages.booking", booking_id=booking_id))
 
@@ -232,13 +253,20 @@ def render_new(asked: Wanted, problem: ApiProblem | None = None, status: int = 2
         form=form or {}, idempotency_key=new_idempotency_key()), status
 
 
+IDEMPOTENCY_KEY = re.compile(r"desk-[0-9a-f]{32}")
+QUESTIONS = ("pregnant", "recent_surgery", "recent_injury")
+
+
 @bp.post("/new")
 @signed_in
 def book():
     asked = wanted(request.form)
     form = request.form.to_dict()
+    key = request.form.get("idempotency_key", "")
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        abort(400, "this form was not made by the desk; open New booking again")
     try:
-        made = api().book(booking_body(asked, request.form), request.form["idempotency_key"])
+        made = api().book(booking_body(asked, request.form), key)
     except ApiProblem as problem:
         if problem.status not in (404, 409, 422):
             raise
@@ -255,7 +283,10 @@ def booking_body(asked: Wanted, form) -> dict:
     if form.get("phone", "").strip():
         body["customer"]["phone"] = form["phone"].strip()
     if form.get("intake") != "on_record":
-        body["intake"] = {question: form.get(question) == "yes"
-                          for question in ("pregnant", "recent_surgery", "recent_injury")}
+        if any(form.get(question) not in ("yes", "no") for question in QUESTIONS):
+            # nothing is assumed about a client's health: every answer is given
+            raise ApiProblem(422, "intake_unanswered", "answer every health question, or "
+                                                       "use the answers on record")
+        body["intake"] = {question: form[question] == "yes" for question in QUESTIONS}
         body["intake"]["pressure"] = form.get("pressure", "medium")
     return body

@@ -4,14 +4,17 @@ it is; the desk never decides a rule the API decides."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
 TIMEOUT_S = 10  # booking waits up to its RPC timeout (5 s) before it answers 503
+REPLAY_WAIT_S = (0.2, 0.3, 0.5, 1.0, 1.0, 1.0, 1.0)  # a double submit waits for the first
 
 
 @dataclass
@@ -58,7 +61,8 @@ class PublicApi:
         return self.call("GET", "/v1/treatments")["items"]
 
     def schedule(self, studio: str, day: date) -> dict:
-        return self.call("GET", f"/v1/studios/{studio}/schedule", params={"date": day.isoformat()})
+        return self.call("GET", f"/v1/studios/{segment(studio)}/schedule",
+                         params={"date": day.isoformat()})
 
     def slots(self, studio: str, day: date, treatment: str, duration: int,
               addons: list[str]) -> list[dict]:
@@ -83,22 +87,35 @@ class PublicApi:
             params["cursor"] = page["next_cursor"]
 
     def booking(self, booking_id: str) -> dict:
-        return self.call("GET", f"/v1/bookings/{booking_id}")
+        return self.call("GET", f"/v1/bookings/{segment(booking_id)}")
 
     def notifications(self, booking_id: str) -> list[dict]:
         return self.call("GET", "/v1/notifications", params={"booking": booking_id})["items"]
 
     def act(self, booking_id: str, action: str, body: dict | None = None) -> dict:
         """complete, no-show, cancel or reschedule."""
-        return self.call("POST", f"/v1/bookings/{booking_id}/{action}", json=body or {})
+        return self.call("POST", f"/v1/bookings/{segment(booking_id)}/{action}", json=body or {})
 
     def book(self, body: dict, idempotency_key: str) -> dict:
-        return self.call("POST", "/v1/bookings", json=body,
-                         headers={"Idempotency-Key": idempotency_key})
+        """Book once per key: a second submit of the same form, sent while the first is
+        still being booked, waits for it and answers with the same booking."""
+        headers = {"Idempotency-Key": idempotency_key}
+        for wait_s in REPLAY_WAIT_S:
+            try:
+                return self.call("POST", "/v1/bookings", json=body, headers=headers)
+            except ApiProblem as problem:
+                if problem.code != "idempotency_in_progress":
+                    raise
+            time.sleep(wait_s)
+        return self.call("POST", "/v1/bookings", json=body, headers=headers)
 
-    def find_client(self, email: str) -> dict | None:
-        found = self.call("GET", "/v1/clients", params={"email": email})["items"]
-        return found[0] if found else None
+
+def segment(text: str) -> str:
+    """An id from a URL or a form as one path segment of the API's URL: a `?`, `/` or
+    `..` in it cannot reach another route or add a query."""
+    if text in ("", ".", ".."):
+        raise ApiProblem(404, "not_found", "no such page")
+    return quote(text, safe="")
 
 
 def problem_of(response: requests.Response) -> ApiProblem:

@@ -54,6 +54,7 @@ class Timeline:
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
     clock_change: str  # e.g. "clocks go forward at 01:00 (to 02:00)"; empty on most days
+    closures: tuple[str, ...] = ()  # why the studio is shut, e.g. "Closed 13:00–15:00: drains"
 
 
 def instant(text: str) -> int:
@@ -71,7 +72,20 @@ def build(schedule: dict, bookings: list[dict], by: str, treatments: dict[str, s
     columns = make_columns(zone, visible_range(schedule, bookings, zone, change), bool(change))
     blocks = day_blocks(schedule, bookings, treatments, columns, zone)
     rows = (room_rows if by == "room" else therapist_rows)(schedule, columns, blocks)
-    return Timeline(columns, tuple(rows), change)
+    return Timeline(columns, tuple(rows), change, closure_notes(schedule, zone))
+
+
+def closure_notes(schedule: dict, zone: ZoneInfo) -> tuple[str, ...]:
+    """Why the studio is shut this day (the shading alone does not say)."""
+    day_start, day_end = spans([schedule["day"]])[0]
+    notes = []
+    for closure in schedule["closures"]:
+        start, end = instant(closure["start"]), instant(closure["end"])
+        when = ("all day" if start <= day_start and end >= day_end else
+                f"{local_time(max(start, day_start), zone)}–{local_time(min(end, day_end), zone)}")
+        reason = closure.get("reason") or ""
+        notes.append(f"Closed {when}: {reason}" if reason else f"Closed {when}")
+    return tuple(notes)
 
 
 # Columns ----------------------------------------------------------------------------

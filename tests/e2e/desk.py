@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -31,7 +32,8 @@ def sign_in(page, base_url: str, key: str) -> None:
     page.goto(f"{base_url}/desk/")
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r".*/desk/day.*"))
+    # the path: the sign-in page's own URL has /desk/day in its `next`
+    page.wait_for_url(lambda url: urlsplit(url).path == "/desk/day")
 
 
 def screenshot(page, name: str) -> Path:

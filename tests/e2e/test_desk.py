@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -81,13 +82,17 @@ def test_the_day_lists_a_booking_made_through_the_api(stack, page):
 
 def test_a_booking_made_elsewhere_shows_within_five_seconds(stack, page):
     day = stack.workday()
+    first = booked(stack, day, "09:00")
     sign_in(page, stack.base_url, stack.partner_key)
     page.goto(day_url(stack, day))
-    expect(page.locator("a.tl-block")).to_have_count(0)
+    focused = page.locator(f'a.tl-block[data-booking="{first["id"]}"]')
+    focused.focus()  # reception is on a booking, with the keyboard
     made = booked(stack, day, "15:00", customer={"name": "Live Arrival",
                                                  "email": "live@example.com"})
     expect(page.locator(f'a.tl-block[data-booking="{made["id"]}"]')).to_contain_text(
         "Live Arrival", timeout=5_000)
+    expect(focused).to_be_focused()  # the new timeline did not take the focus away
+    expect(page.locator("#live-note")).to_contain_text("The day was updated")
 
 
 def test_reception_books_a_walk_in_through_the_page(stack, page):
@@ -103,6 +108,12 @@ def test_reception_books_a_walk_in_through_the_page(stack, page):
     page.get_by_label("Email").fill("walk.in@example.com")
     page.get_by_label("Name", exact=True).fill("Walk In")
     page.get_by_role("button", name="Book").click()
+    alert = page.locator('[data-code="intake_unanswered"]')  # nothing assumed about health
+    expect(alert).to_contain_text("answer every health question")
+    for question in ("Pregnant?", "Surgery in the last months?",
+                     "A recent fracture, sprain or injury?"):
+        page.get_by_role("group", name=question).get_by_label("No").check()
+    page.get_by_role("button", name="Book").click()
     expect(page.get_by_role("status")).to_contain_text("Booked.")
     expect(page.locator("[data-status]")).to_have_text("confirmed")
     booking_id = page.url.rsplit("/", 1)[1]
@@ -116,9 +127,13 @@ def test_a_pregnant_intake_shows_the_contraindication_and_alternatives(stack, pa
     day = stack.workday()
     sign_in(page, stack.base_url, stack.partner_key)
     page.goto(f"{stack.base_url}/desk/new?studio=camden&date={day}&order=ashiatsu:60")
+    page.get_by_role("radio", name=re.compile(r"^10:00 ")).check()
     page.get_by_label("Email").fill("expecting@example.com")
     page.get_by_label("Name", exact=True).fill("Expecting Client")
     page.get_by_role("group", name="Pregnant?").get_by_label("Yes").check()
+    page.get_by_role("group", name="Surgery in the last months?").get_by_label("No").check()
+    page.get_by_role("group", name="A recent fracture, sprain or injury?").get_by_label(
+        "No").check()
     page.get_by_role("button", name="Book").click()
     alert = page.locator('[data-code="contraindicated"]')
     expect(alert).to_contain_text("not safe with: pregnancy")
@@ -168,8 +183,25 @@ def test_sign_out_ends_the_session(stack, page):
     sign_in(page, stack.base_url, stack.partner_key)
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    page.go_back()  # the day just seen is not shown again from the browser's cache
+    expect(page.get_by_label("API key")).to_be_visible()
     page.goto(day_url(stack, stack.day()))
     expect(page.get_by_label("API key")).to_be_visible()  # sent back to sign in
+
+
+def test_a_key_revoked_mid_session_sends_the_page_to_sign_in(stack, page):
+    partner = json.loads(stack.spa("partners", "create", "Revoked Spa", "--studio", "camden",
+                                   "--json"))
+    day = stack.day()
+    sign_in(page, stack.base_url, partner["api_key"])
+    page.goto(day_url(stack, day))
+    stack.spa("partners", "keys", "revoke", partner["api_key"])
+    expect(page.get_by_role("alert")).to_contain_text("no longer accepted", timeout=5_000)
+    # the sign-in page itself, not swapped into the day; and back to that day after
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    assert urlsplit(page.url).path == "/desk/sign-in"
+    back_to = day_url(stack, day).removeprefix(stack.base_url)
+    assert parse_qs(urlsplit(page.url).query)["next"] == [back_to]
 
 
 # Security, as plain HTTP (what a browser would not send) ----------------------------

@@ -132,3 +132,13 @@ def test_fall_back_shows_the_repeated_hour_twice():
     (block,) = timeline.rows[0].blocks
     assert labels[block.first] == "10:00 GMT" and block.start == "10:00"
     assert "Clocks go back at 02:00 BST, to 01:00 GMT" in timeline.clock_change
+
+
+def test_a_closure_says_why_the_studio_is_shut():
+    part = {**span(DAY, "15:00", "16:00"), "reason": "drains"}
+    assert build(schedule(DAY, closures=[part]), [], "room", NAMES).closures == (
+        "Closed 15:00–16:00: drains",)
+    day = schedule(DAY, opening=None, closures=[{**span(DAY, "00:00", "00:00"),
+                                                 "end": at("2027-01-06", "00:00")}])
+    assert build(day, [], "room", NAMES).closures == ("Closed all day",)
+    assert build(schedule(DAY), [], "room", NAMES).closures == ()
