@@ -9,7 +9,7 @@ from services.availability import queues as availability_queues
 from services.availability.catalog_loader import load_city_if_empty, stored_studios
 from services.booking import cli as booking_cli
 from services.booking import queues as booking_queues
-from services.common.cli import cli
+from services.common.cli import cli, export_data, import_data
 from services.common.devstack import Composition
 from services.notifications import cli as notifications_cli
 from services.notifications import queues as notifications_queues
@@ -27,6 +27,8 @@ COMPOSITION = Composition(
 
 cli.add_command(availability_cli.catalog)
 cli.add_command(booking_cli.data)
+booking_cli.data.add_command(export_data)
+booking_cli.data.add_command(import_data)
 
 
 def main() -> None:

@@ -241,3 +241,43 @@ class TcpProxy:
         self.start()
 
     stop = cut
+
+
+class SilentProxy:
+    """A TCP proxy in front of `target_port` for a node that goes away without a word:
+    after `silent.set()` its connections stay open and carry nothing (power lost, a
+    partition); `close()` drops them and refuses new ones (the node is gone)."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.silent = threading.Event()
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                return  # closed
+            self.sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                if not self.silent.is_set():
+                    sink.sendall(data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        # shutdown first: a close alone leaves a thread blocked in accept() accepting
+        for end in (self.listener, *self.sockets):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()

@@ -9,8 +9,9 @@ publishes slot.released (time a release or an expiry freed) and slot.opened (a c
           set, which the release script and the catalog change write atomically with
           the change itself (relay_freed, every RELAY_S); the waitlist depends on them.
           slot.held: best effort, at most once (handlers/reservations.publish).
-periodic  sweep_expired every SWEEP_S: expired holds off the ledger (news: "expired");
-          relay_freed every RELAY_S.
+periodic  sweep_expired every SWEEP_S: expired holds off the ledger (news: "expired"),
+          each claimed by the release script; relay_freed every RELAY_S, under a lease
+          (one replica at a time).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from services.availability.schemas import (
     ReserveParams,
 )
 from services.common.bus import Periodic
+from services.common.claims import Lease
 from services.common.rpc import Method, RpcServer, rpc_method, rpc_queue
 from services.common.service import run_worker
 
@@ -38,6 +40,7 @@ QUEUES = [rpc_queue(SERVICE)]
 PUBLISHES = ("slot.held", "slot.released", "slot.opened")
 SWEEP_S = 1.0  # an expired hold's time is offered to the waitlist within seconds
 RELAY_S = 0.2
+RELAY_LEASE_S = 10.0  # renewed after each studio's news: a dead relay's turn passes soon
 
 
 def methods(ctx: Context) -> dict[str, Method]:
@@ -63,5 +66,9 @@ def run(ctx: Context) -> None:
 
 
 def periodic(ctx: Context) -> list[Periodic]:
+    """With N replicas: the sweep claims each expired hold in its script; the relay is
+    a scan, run under a lease by one replica at a time (so news goes out in order)."""
+    relay = Lease(ctx.infra.redis, ctx.store.k("lease", "relay_freed"), RELAY_LEASE_S)
     return [Periodic(SWEEP_S, partial(reservations.sweep_expired, ctx)),
-            Periodic(RELAY_S, partial(reservations.relay_freed, ctx))]
+            Periodic(RELAY_S, partial(reservations.relay_freed, ctx, relay.renew),
+                     lease=relay)]

@@ -1,4 +1,4 @@
-"""The availability service's Redis keys (`spa:<city>:availability:...`) and scripts.
+"""The availability service's Redis keys (`spa:{<city>:availability}:...`) and scripts.
 
 catalog                  the city catalog: one JSON document, the city file's shape
 catalog:version          bumped by every change: a process re-reads the catalog only then
@@ -17,9 +17,12 @@ catalog:version          bumped by every change: a process re-reads the catalog 
                          (a marker, in the change's MULTI), scored by when; the worker
                          publishes each (slot.released, slot.opened), then removes it
 
-A studio's keys share the hash tag {studio:<id>}, so each script stays on one Redis
-Cluster slot. A therapist's shifts never overlap across studios (the loader checks
-it), so each studio's own ledger is enough to keep its therapists single-booked.
+Every key shares the hash tag {<city>:availability} (services/common/redis.py `key`),
+so each script and transaction stays in one Redis Cluster slot; a studio's keys are
+grouped under {studio:<id>} too, ready to be split by studio if a city ever outgrows
+one master (docs/architecture.md, Keys). A therapist's shifts never overlap across
+studios (the loader checks it), so each studio's own ledger is enough to keep its
+therapists single-booked.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import redis
 
 from services.availability.domain import MAX_SPAN_S, CancellationPolicy, Reservation
 from services.common.money import Money
-from services.common.redis import key
+from services.common.redis import durably, key
 
 LUA = Path(__file__).parent / "lua"
 # An expired hold's record outlives it this long, so a late confirm hears
@@ -161,9 +164,9 @@ class Store:
         """("held" | "exists" | "taken" | "stale", the reservation now under that hold
         id). "stale": the catalog changed after `catalog_version`, which decided `r`."""
         keys = [*self.studio_keys(r.studio, r.hold_id), self.studio_catalog_key(r.studio)]
-        status, found = self._hold(keys=keys, args=[encode(r), now, MAX_SPAN_S,
-                                                    r.expires_at + RECORD_GRACE_S,
-                                                    catalog_version])
+        status, found = durably(self._hold, keys, [encode(r), now, MAX_SPAN_S,
+                                                   r.expires_at + RECORD_GRACE_S,
+                                                   catalog_version])
         return status, decode(found) if status in ("held", "exists") else None
 
     def reserve(self, r: Reservation, pairs: list[tuple[str, str]], now: int,
@@ -171,17 +174,16 @@ class Store:
         """("reserved" | "other_booking" | "taken" | "stale", the reservation): the first
         free pair of `pairs`, written confirmed for `r.booking_id`, in one script."""
         ledger, record, _, version = self.studio_keys(r.studio, r.hold_id)
-        status, found = self._reserve(
-            keys=[ledger, record, version, self.studio_catalog_key(r.studio)],
-            args=[encode(r), now, MAX_SPAN_S, catalog_version, json.dumps(pairs),
-                  r.booking_id])
+        status, found = durably(
+            self._reserve, [ledger, record, version, self.studio_catalog_key(r.studio)],
+            [encode(r), now, MAX_SPAN_S, catalog_version, json.dumps(pairs), r.booking_id])
         return status, decode(found) if found else None
 
     def confirm(self, studio: str, hold_id: str, booking_id: str,
                 now: int) -> tuple[str, Reservation | None]:
         """("confirmed" | "not_found" | "expired" | "other_booking", the reservation)."""
-        status, *found = self._confirm(keys=self.studio_keys(studio, hold_id),
-                                       args=[booking_id, now])
+        status, *found = durably(self._confirm, self.studio_keys(studio, hold_id),
+                                 [booking_id, now])
         return status, decode(found[0]) if found else None
 
     def release(self, studio: str, hold_id: str, now: int,

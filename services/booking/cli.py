@@ -1,6 +1,6 @@
 """`spa data ...`: the key that seals health answers and notes at rest, and the
 upgrade `spa init` runs on booking's stored data (the entry point, services/cli.py,
-adds both)."""
+adds both, and the generic `spa data export|import` to the group)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from services.common.vault import VaultError, new_key
 
 @click.group()
 def data() -> None:
-    """Health answers and free-text notes are sealed at rest with SPA_DATA_KEY."""
+    """The city's stored data: health answers and free-text notes are sealed at rest
+    with SPA_DATA_KEY; export and import move it all to another Redis."""
 
 
 @data.command("new-key")

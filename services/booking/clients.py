@@ -1,4 +1,4 @@
-"""A partner's clients in Redis, under `spa:<city>:booking:`.
+"""A partner's clients in Redis, under `spa:{<city>:booking}:`.
 
 client:<id>                      the profile as JSON (the free-text notes sealed), or,
                                  once erased, a tombstone {id, owner, erased_at}

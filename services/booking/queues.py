@@ -17,8 +17,9 @@ publishes booking.created, booking.cancelled, booking.rescheduled, booking.compl
           AT-LEAST-ONCE (events wait while the broker is down; a crash between publish
           and mark-sent sends a duplicate with the same envelope id, which consumers drop).
 periodic  relay_outbox (0.2 s), undo_stale_sagas, retry_releases, lapse_offers and
-          expire_entries (1 s), offer_everywhere (the waitlist's safety net) and
-          purge_old_answers (every minute, 100 clients and bookings a run).
+          expire_entries (1 s), each item claimed by one replica; offer_everywhere (the
+          waitlist's safety net) and purge_old_answers (every minute, 100 clients and
+          bookings a run), by one replica a minute (a lease).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from services.booking.handlers import jobs as handlers
 from services.booking.handlers import waitlist
 from services.common import bus
 from services.common.bus import Periodic
+from services.common.claims import Lease
 from services.common.service import run_worker
 
 SERVICE = "booking"
@@ -64,8 +66,13 @@ def jobs(ctx: Context) -> list[Periodic]:
         handlers.purge_old_answers(ctx)
         waitlist.offer_everywhere(ctx)
 
+    # With N replicas: the first three claim each item they handle (an event, a saga,
+    # a release, an offer, an entry); every_minute's jobs are scans, so one replica
+    # runs them a minute, under a lease kept until the next minute is due.
+    minute = Lease(ctx.infra.redis, ctx.store.k("lease", "every_minute"), ttl_s=55.0,
+                   keep=True)
     return [Periodic(0.2, relay_outbox), Periodic(1.0, settle_holds),
-            Periodic(1.0, settle_waitlist), Periodic(60.0, every_minute)]
+            Periodic(1.0, settle_waitlist), Periodic(60.0, every_minute, lease=minute)]
 
 
 def consumers(ctx: Context) -> list[bus.EventConsumer]:

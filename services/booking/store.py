@@ -1,4 +1,4 @@
-"""The booking service's Redis keys, all under `spa:<city>:booking:`.
+"""The booking service's Redis keys, all under `spa:{<city>:booking}:`.
 
 booking:<id>               one booking as JSON (every status, `failed` ones kept for audit)
 index:all, index:<studio>  listing indexes: sorted sets whose members `<start epoch>:<id>`
@@ -11,6 +11,7 @@ hold:<id>                  a hold made with POST /v1/holds, until it expires
 idempotency:<scope>:<key>  {fingerprint, booking}: a claim while the first request runs,
                            then its receipt for 24 h
 outbox, outbox:due         envelope id -> envelope JSON; the ids the relay may publish
+outbox:claims              envelope id -> when a relay's claim on it ends (N replicas)
 client:<id>:bookings       a client's bookings (their history), members as in the indexes
 client:<id>:all            set: every booking id of the client, whatever its status
                            (erasure reaches the failed ones too)
@@ -46,8 +47,9 @@ from services.booking.domain import (
     Screening,
 )
 from services.common import bus, jsonio
+from services.common.claims import claim_due, claim_first, release_first, unclaim
 from services.common.clock import Clock
-from services.common.redis import key, rewrite
+from services.common.redis import durably, key, rewrite
 from services.common.redis_ops import Writes
 from services.common.vault import Vault
 
@@ -123,8 +125,9 @@ class BookingStore:
         booking_key = self.k("booking", saved.id)
         hold_key = self.k("hold", change.takes_hold) if change.takes_hold else booking_key
         keys, ops = writes.for_script([booking_key, hold_key])
-        done = self._commit(keys=keys, args=[change.booking.version, self._encode(saved),
-                                             "1" if change.takes_hold else "0", ops])
+        # A booking's answer is a promise: on a cluster it waits for a replica.
+        done = durably(self._commit, keys, [change.booking.version, self._encode(saved),
+                                            "1" if change.takes_hold else "0", ops])
         return saved if done else None
 
     def discard(self, pending: Booking) -> None:
@@ -182,8 +185,10 @@ class BookingStore:
         ids = [member.split(":", 1)[1] for member in members]
         return list(zip(members, self.get_many(ids), strict=True))
 
-    def stale_sagas(self, limit: int = 100) -> list[str]:
-        return self.redis.zrangebyscore(self.k("pending"), 0, self._in(), start=0, num=limit)
+    def claim_stale_sagas(self, lease_s: float, limit: int = 100) -> list[str]:
+        """Bookings whose saga is past its deadline, each claimed for `lease_s` (of N
+        worker replicas, one undoes it; its commit takes it off `pending`)."""
+        return list(claim_due(self.redis, self.k("pending"), self._in(), lease_s, limit))
 
     # holds made with POST /v1/holds
 
@@ -233,6 +238,14 @@ class BookingStore:
 
     def due_releases(self, limit: int = 100) -> list[str]:
         return self.redis.zrangebyscore(self.k("releases"), 0, self._in(), start=0, num=limit)
+
+    def claim_releases(self, lease_s: float, limit: int = 100) -> dict[str, float]:
+        """Releases due now, each claimed for `lease_s` (one replica tries it), with
+        when each was due (`unclaim_releases` gives back those not tried)."""
+        return claim_due(self.redis, self.k("releases"), self._in(), lease_s, limit)
+
+    def unclaim_releases(self, claimed: dict[str, float]) -> None:
+        unclaim(self.redis, self.k("releases"), claimed)
 
     def released(self, hold_id: str) -> None:
         self.redis.zrem(self.k("releases"), hold_id)
@@ -356,14 +369,34 @@ class BookingStore:
             pipe.execute()
 
     def due_events(self, limit: int = 100) -> list[bus.Envelope]:
-        """Unsent events, oldest first."""
-        ids = self.redis.zrange(self.k("outbox", "due"), 0, limit - 1)
+        """Unsent events, oldest first (those claimed by a relay too)."""
+        return self._events(self.redis.zrange(self.k("outbox", "due"), 0, limit - 1))
+
+    def claim_events(self, lease_s: float, limit: int = 100) -> list[str]:
+        """The ids of unsent events, oldest first, each claimed for `lease_s`: of N
+        relays, one publishes it; one that dies first leaves it to be published again
+        after the lease (the same envelope id, which consumers drop). The claims are
+        kept beside the outbox, as an event's score orders it but is no due time (the
+        clock of the app that committed it need not be the worker's)."""
+        return claim_first(self.redis, self.k("outbox", "due"), self.k("outbox", "claims"),
+                           self.clock.epoch(), lease_s, limit)
+
+    def events(self, event_ids: list[str]) -> list[bus.Envelope]:
+        """These events, if still unsent, in this order."""
+        return self._events(event_ids)
+
+    def unclaim_events(self, event_ids: list[str]) -> None:
+        """Claimed events not published (the broker is away): anyone's again at once."""
+        release_first(self.redis, self.k("outbox", "claims"), event_ids)
+
+    def _events(self, ids: list[str]) -> list[bus.Envelope]:
         raw = self.redis.hmget(self.k("outbox"), ids) if ids else []
         return [bus.envelope_from_body(text) for text in raw if text]
 
     def mark_sent(self, event_id: str) -> None:
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.zrem(self.k("outbox", "due"), event_id).hdel(self.k("outbox"), event_id)
+            pipe.zrem(self.k("outbox", "claims"), event_id)
             pipe.execute()
 
 

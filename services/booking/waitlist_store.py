@@ -1,4 +1,4 @@
-"""The waitlist in Redis, under `spa:<city>:booking:waitlist:`.
+"""The waitlist in Redis, under `spa:{<city>:booking}:waitlist:`.
 
 waitlist:<id>                an entry as JSON
 waitlist:line:<studio>       the studio's line: entries waiting or offered there, as
@@ -26,6 +26,7 @@ from services.booking.domain import Hold
 from services.booking.store import BookingStore, Claim
 from services.booking.waitlist import Entry, Offer, Window
 from services.common import bus, jsonio
+from services.common.claims import claim_due
 
 MEMBER = r"^\d{13}:[A-Za-z0-9_-]{1,64}$"  # a listing cursor: `<joined, ms>:<id>`
 
@@ -138,13 +139,14 @@ class WaitlistStore:
         ids = sorted(self.redis.smembers(self.k("client", client_id)))
         return [e for e in self.get_many(ids) if e]
 
-    def lapsed_offers(self, now: datetime, limit: int = 100) -> list[str]:
-        return self.redis.zrangebyscore(self.k("offers"), "-inf", now.timestamp(), start=0,
-                                        num=limit)
+    def lapsed_offers(self, now: datetime, lease_s: float, limit: int = 20) -> list[str]:
+        """Entries whose offer lapsed, each claimed for `lease_s`: of N worker replicas,
+        one settles it (its save reschedules or removes it)."""
+        return list(claim_due(self.redis, self.k("offers"), now.timestamp(), lease_s, limit))
 
-    def ended(self, now: datetime, limit: int = 100) -> list[str]:
-        return self.redis.zrangebyscore(self.k("ends"), "-inf", now.timestamp(), start=0,
-                                        num=limit)
+    def ended(self, now: datetime, lease_s: float, limit: int = 20) -> list[str]:
+        """Entries whose last window ended, each claimed for `lease_s` (as above)."""
+        return list(claim_due(self.redis, self.k("ends"), now.timestamp(), lease_s, limit))
 
 
 def stored_version(raw: str | None) -> int:

@@ -146,7 +146,7 @@ class Limits:
 
 
 class KeyStore:
-    """Partner accounts and API keys (`spa:<city>:auth:`): the keys hash maps a key's
+    """Partner accounts and API keys (`spa:{<city>:auth}:`): the keys hash maps a key's
     hash to {name, role, partner}; the partners hash maps a partner id to {name,
     studios}. A key whose partner is gone authenticates as nobody."""
 

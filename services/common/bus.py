@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import redis
+from amqp.exceptions import PreconditionFailed
 from kombu import Connection, Exchange, Producer, Queue
 from kombu.exceptions import OperationalError
 from kombu.mixins import ConsumerMixin
@@ -39,14 +40,28 @@ from kombu.transport import redis as kombu_redis
 from marshmallow import Schema, ValidationError, fields, validate
 
 from services.common import jsonio
+from services.common.claims import Lease, claim_due, unclaim
+from services.common.config import is_amqp
+from services.common.redis import STORE_DOWN
 
 log = logging.getLogger(__name__)
 
 EVENTS = Exchange("spa.events", type="topic", durable=True)
+# On RabbitMQ every queue but the RPC reply queues is a quorum queue (replicated on a
+# cluster) that the broker dead-letters, through DEAD into `<queue>.dead`, a message
+# whose consumer died holding it more than DELIVERY_LIMIT times: the backstop for a
+# message that kills every worker before the app's own retries see it. The app
+# never rejects a message, so only such deaths count (a copy redelivered while the
+# dead handler's lease lasts is parked by the app instead: skip_or_wait_for_twin).
+# A Redis broker ignores it all.
+DEAD = Exchange("spa.dead", type="direct", durable=True)
+DELIVERY_LIMIT = 20
+BROKER_HEARTBEAT_S = 10  # a peer silent for two of these is dead, to RabbitMQ and to us
 SCHEMA_VERSION = 1
 # An admin runs replay by hand: fail within a second or two rather than hang.
 REPLAY_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 EVENT_TYPE = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"  # e.g. booking.created
+REQUEUE_LEASE_S = 30.0  # longer than requeueing 100 parked messages takes
 
 
 @dataclass(frozen=True)
@@ -125,14 +140,25 @@ BROKER_TIMEOUT_S = 2.0
 
 
 def broker_connection(url: str, timeout_s: float = BROKER_TIMEOUT_S,
-                      visibility_timeout_s: float = 60.0) -> Connection:
+                      visibility_timeout_s: float = 60.0, confirm: bool = True) -> Connection:
     """A kombu connection that gives up on the broker after `timeout_s`: connecting is
-    tried once, and every read or write on a broker that accepts and then says nothing
+    tried once per broker of `url` (`amqp://h1//;amqp://h2//` lists nodes to fail over
+    to, in turn), and every read or write on a broker that accepts and then says nothing
     times out, so a request never waits longer than it may (a worker reconnects on its
     own schedule: `Worker.establish_connection`). On Redis, unacked messages of a dead
     consumer come back after `visibility_timeout_s` instead of kombu's hour, and
-    a half-open connection is noticed within seconds (`health_check_interval`)."""
-    options: dict = {"max_retries": 0}
+    a half-open connection is noticed within seconds (`health_check_interval`).
+
+    On RabbitMQ, heartbeats (BROKER_HEARTBEAT_S) let either side notice a dead peer
+    in seconds (the worker loop checks them between messages), and with `confirm`
+    every publish waits for the broker's ack, so it returns only once the broker has
+    the message and raises when the broker refuses it (an unconfirmed publish can
+    vanish in a socket buffer or an asynchronous channel error)."""
+    nodes = url.count(";") + 1
+    # Each failover node tried once, each given `timeout_s` (kombu's default budget is
+    # one `timeout_s` for all, which a first node that hangs would use up).
+    options: dict = {"max_retries": nodes - 1, "connect_retries_timeout": timeout_s * nodes}
+    heartbeat = 0
     if url.startswith("redis://"):
         transport = RedisTransport
         options |= {"visibility_timeout": visibility_timeout_s, "socket_timeout": timeout_s,
@@ -140,8 +166,11 @@ def broker_connection(url: str, timeout_s: float = BROKER_TIMEOUT_S,
     else:
         transport = None
         options |= {"read_timeout": timeout_s, "write_timeout": timeout_s}
+        if is_amqp(url):
+            options["confirm_publish"] = confirm
+            heartbeat = BROKER_HEARTBEAT_S
     return Connection(url, transport=transport, transport_options=options,
-                      connect_timeout=timeout_s, heartbeat=0)
+                      connect_timeout=timeout_s, heartbeat=heartbeat)
 
 
 def reconnect_delay(failures: int) -> float:
@@ -151,21 +180,62 @@ def reconnect_delay(failures: int) -> float:
     return min(1.0, 0.1 * 2 ** failures) * random.uniform(0.5, 1.0)
 
 
-def event_queue(name: str, routing_keys: Iterable[str]) -> Queue:
+def quorum_arguments(name: str, delivery_limit: int = DELIVERY_LIMIT) -> dict:
+    """RabbitMQ arguments of queue `name` (see DEAD). At-least-once dead-lettering: a
+    message leaves the queue only once its dead-letter queue has it (RabbitMQ needs
+    `reject-publish` overflow for that; with no length limit it rejects nothing)."""
+    return {"x-queue-type": "quorum", "x-delivery-limit": delivery_limit,
+            "x-dead-letter-exchange": DEAD.name, "x-dead-letter-routing-key": name,
+            "x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+
+
+def event_queue(name: str, routing_keys: Iterable[str],
+                delivery_limit: int = DELIVERY_LIMIT) -> Queue:
     """A durable queue owned by one consumer, bound to `spa.events` by routing keys."""
     from kombu import binding
 
     return Queue(name, bindings=[binding(EVENTS, routing_key=k) for k in routing_keys],
-                 durable=True)
+                 durable=True, queue_arguments=quorum_arguments(name, delivery_limit))
+
+
+def dead_letter_queue(queue: Queue) -> Queue:
+    """Where RabbitMQ dead-letters `queue`'s messages (their `x-death` header says
+    why); an operator reads them there and moves them back by hand once fixed."""
+    return Queue(f"{queue.name}.dead", exchange=DEAD, routing_key=queue.name, durable=True,
+                 queue_arguments={"x-queue-type": "quorum"})
+
+
+class QueueMismatch(RuntimeError):
+    """A queue exists on RabbitMQ with other arguments than this version declares."""
+
+    def __init__(self, queue: str, error: Exception):
+        super().__init__(
+            f"queue {queue!r} exists with other arguments than this version declares (a "
+            f"classic queue from before quorum queues?): stop the workers and run "
+            f"`spa bus migrate`, which moves its messages into the queue as declared now. "
+            f"RabbitMQ said: {error}")
+
+
+def is_rabbitmq(connection: Connection) -> bool:
+    return connection.transport.driver_type == "amqp"
 
 
 def declare(connection: Connection, queues: Iterable[Queue]) -> None:
     """Create the exchange, queues and bindings, so nothing published is lost even
-    before the consumer first starts."""
+    before the consumer first starts; on RabbitMQ each queue's dead-letter queue too.
+    A queue declared otherwise before raises QueueMismatch, which names the fix."""
+    rabbitmq = is_rabbitmq(connection)
     with connection.channel() as channel:
         EVENTS(channel).declare()
+        if rabbitmq:
+            DEAD(channel).declare()
         for queue in queues:
-            queue(channel).declare()
+            try:
+                queue(channel).declare()
+            except PreconditionFailed as error:  # RabbitMQ's: Redis never says it
+                raise QueueMismatch(queue.name, error) from error
+            if rabbitmq and (queue.queue_arguments or {}).get("x-dead-letter-exchange"):
+                dead_letter_queue(queue)(channel).declare()
 
 
 class Publisher:
@@ -176,6 +246,8 @@ class Publisher:
         self._producer: Producer | None = None
 
     def publish(self, envelope: Envelope) -> None:
+        """Returns once the broker has the message: on RabbitMQ the connection confirms
+        every publish (`broker_connection`), so a refusal raises here."""
         # `declare` matters: kombu's Redis transport routes only through exchanges
         # declared on the publishing channel (kombu caches it, so it costs nothing after).
         body = envelope_to_body(envelope)
@@ -287,7 +359,7 @@ class EventConsumer:
         by then the twin is done (the copy is dropped) or the lease has lapsed (it runs).
         Waiting does not count as an attempt.
         """
-        with self.store.pipeline() as pipe:
+        with self.store.pipeline(transaction=True) as pipe:
             state, lease_ms = pipe.get(seen).pttl(seen).execute()
         if state == "done":
             return
@@ -312,13 +384,22 @@ class EventConsumer:
         self.store.zadd(self.retry_key, {parked: due})
 
     def requeue_due(self, producer: Producer) -> int:
-        """Move parked messages whose delay has passed back onto the queue."""
-        due = self.store.zrangebyscore(self.retry_key, 0, time.time(), start=0, num=100)
+        """Move parked messages whose delay has passed back onto the queue. Every
+        replica runs this: each message is claimed first (`claim_due`), so one replica
+        requeues it; one that dies before removing it is requeued again after the
+        lease, deduped by its envelope id."""
+        due = claim_due(self.store, self.retry_key, time.time(), REQUEUE_LEASE_S)
         for parked in due:
             entry = json.loads(parked)
-            producer.publish(entry["body"], exchange="", routing_key=self.queue.name,
-                             serializer="json", delivery_mode=2, retry=True,
-                             headers={"x-attempts": entry["attempts"]})
+            try:
+                producer.publish(entry["body"], exchange="", routing_key=self.queue.name,
+                                 serializer="json", delivery_mode=2, retry=True,
+                                 headers={"x-attempts": entry["attempts"]})
+            except Exception:
+                # the broker is away: the rest is due again at once, not after the
+                # lease (those requeued are gone, and stay gone)
+                unclaim(self.store, self.retry_key, due)
+                raise
             self.store.zrem(self.retry_key, parked)
         return len(due)
 
@@ -335,6 +416,9 @@ class Periodic:
     yields_to_messages: bool = False
     max_wait_s: float = 1.0
     last: float = 0.0
+    # A job that is a scan runs on one replica at a time: the one holding this lease
+    # (services/common/claims.py). Jobs over items claim each item instead.
+    lease: Lease | None = None
 
     def maybe_run(self, busy: bool = False) -> None:
         now = time.monotonic()
@@ -342,7 +426,14 @@ class Periodic:
         if waited >= 0 and not (busy and self.yields_to_messages and waited < self.max_wait_s):
             self.last = now
             try:
-                self.run(busy) if self.yields_to_messages else self.run()
+                if self.lease is None:
+                    self.run(busy) if self.yields_to_messages else self.run()
+                elif self.lease.acquire():  # else another replica runs it this turn
+                    try:
+                        self.run(busy) if self.yields_to_messages else self.run()
+                    finally:
+                        if not self.lease.keep:
+                            self.lease.release()
             except Exception:  # noqa: BLE001 - a periodic job must not stop the worker
                 log.exception("periodic job failed", extra={"job": getattr(self.run, "__name__",
                                                                               "job")})
@@ -376,8 +467,7 @@ class Worker(ConsumerMixin):
         worker connects again (`establish_connection`): its unacked messages come back
         to the queue, so nothing is lost, and a worker never dies of an outage."""
         errors = (*self.connection.connection_errors, *self.connection.channel_errors,
-                  OperationalError, redis.exceptions.ConnectionError,
-                  redis.exceptions.TimeoutError, OSError)
+                  OperationalError, *STORE_DOWN, OSError)
         while not self.should_stop:
             try:
                 for _ in self.consume(limit=None, **kwargs):
@@ -386,6 +476,23 @@ class Worker(ConsumerMixin):
                 log.warning("connection lost; reconnecting", extra={
                     "error": type(error).__name__})
                 time.sleep(reconnect_delay(0))
+                self._await_stores()
+
+    def _await_stores(self) -> None:
+        """Consume again only once every consumer's store answers: each reconnect hands
+        back the messages in flight, and RabbitMQ counts each such return against the
+        queue's delivery limit, so an outage of the store must cost one, not one per
+        reconnect (messages would be dead-lettered within seconds)."""
+        stores = {id(consumer.store): consumer.store for consumer in self.event_consumers}
+        failures = 0
+        for store in stores.values():
+            while not self.should_stop:
+                try:
+                    store.ping()
+                    break
+                except redis.exceptions.RedisError:
+                    time.sleep(reconnect_delay(failures))
+                    failures += 1
 
     @contextmanager
     def establish_connection(self):
@@ -400,9 +507,18 @@ class Worker(ConsumerMixin):
                 except (OperationalError, *connection.recoverable_connection_errors):
                     if self.should_stop:
                         raise
+                    connection.maybe_switch_next()  # the next failover node, if listed
                     time.sleep(reconnect_delay(failures))
                     failures += 1
-            yield connection
+            try:
+                yield connection
+            except connection.connection_errors:
+                # A dead RabbitMQ node answers no goodbye: closing politely would wait
+                # out a read timeout per channel before the worker could reconnect.
+                # (Redis's close puts unacked messages back: keep it.)
+                if is_rabbitmq(connection):
+                    connection.collect()
+                raise
 
     def on_consume_ready(self, connection, channel, consumers, **kwargs):
         self._live, self._probe = connection, None  # a new connection: a new probe channel

@@ -1,7 +1,7 @@
 """`spa`: the operator's commands that every city has (dev stack, init, partners and
-API keys, dead letters). They learn which services exist from the `Composition` the entry
-point (`services/cli.py`) passes as click's `obj`; each service adds its own
-commands there."""
+API keys, dead letters, moving a city's data to another Redis). They learn which
+services exist from the `Composition` the entry point (`services/cli.py`) passes as
+click's `obj`; each service adds its own commands there."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import click
 
-from services.common import bus
+from services.common import bus, queue_migration, transfer
 from services.common.auth import KeyStore
-from services.common.config import load_settings
+from services.common.config import SettingsError, load_settings
 from services.common.devstack import (
     Composition,
     default_city_file,
@@ -21,7 +21,7 @@ from services.common.devstack import (
     prepare,
     run_dev,
 )
-from services.common.redis import key
+from services.common.redis import key, move_to_hash_tags
 from services.common.service import Infra
 
 CITY_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -30,6 +30,10 @@ CITY_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.group()
 def cli() -> None:
     """Spa reservations: operator commands. Settings come from SPA_* variables."""
+    try:
+        load_settings().check()  # said plainly here; apps and workers raise it
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @cli.command()
@@ -40,8 +44,11 @@ def init(composition: Composition, city_file: Path | None) -> None:
     the city catalog if the store has none (docker-compose runs this once before the
     workers; running it again is harmless)."""
     settings = operator_settings()
-    studios = prepare(Infra.from_settings(settings), composition,
-                      city_file or default_city_file(settings))
+    try:
+        studios = prepare(Infra.from_settings(settings), composition,
+                          city_file or default_city_file(settings))
+    except bus.QueueMismatch as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"{settings.city}: queues declared; studios {', '.join(studios)}")
 
 
@@ -49,14 +56,18 @@ def init(composition: Composition, city_file: Path | None) -> None:
 @click.option("--city-file", type=CITY_FILE, default=None,
               help="catalog to load when the store is empty (default: deploy/cities/<city>.yaml)")
 @click.option("--without", multiple=True, metavar="PROCESS",
-              help="a process not to start (e.g. notifications-worker); tests use it")
+              help="a process not to start (e.g. notifications-worker), all its replicas; "
+                   "tests use it")
+@click.option("--replicas", type=click.IntRange(1, 8), default=1, show_default=True,
+              help="how many of each app and worker to run (apps share their port)")
 @click.pass_obj
-def dev(composition: Composition, city_file: Path | None, without: tuple[str, ...]) -> None:
+def dev(composition: Composition, city_file: Path | None, without: tuple[str, ...],
+        replicas: int) -> None:
     """Start everything on this machine: Redis (embedded unless SPA_REDIS_URL is set),
     the demo city, every app and worker, and the gateway. Ctrl-C stops it all."""
     settings = load_settings()
     sys.exit(run_dev(settings, composition, city_file or default_city_file(settings),
-                     set(without)))
+                     set(without), replicas))
 
 
 @cli.group()
@@ -206,3 +217,64 @@ def replay_dead(composition: Composition, service: str, queue: str) -> None:
     infra, dead = _dead(composition, service)
     with infra.connection() as connection:
         click.echo(f"replayed {dead.replay(queue, connection)}")
+
+
+MIGRATE_TIMEOUT_S = 10.0  # per broker operation: a confirm waits for a quorum
+
+
+@cli.group("bus")
+def bus_commands() -> None:
+    """The broker's queues."""
+
+
+@bus_commands.command("migrate")
+@click.pass_obj
+def migrate_queues(composition: Composition) -> None:
+    """Make every queue what this version declares, keeping its messages: on RabbitMQ a
+    classic queue of an older version becomes a quorum queue with a delivery limit and
+    dead-lettering (services/common/queue_migration.py). Stop the workers first;
+    running it again is harmless."""
+    infra = Infra.from_settings(operator_settings())
+    with infra.connection(MIGRATE_TIMEOUT_S) as connection:
+        try:
+            lines = queue_migration.migrate(connection, composition.queues)
+        except queue_migration.MigrationRefused as error:
+            raise click.ClickException(str(error)) from None
+    for line in lines:
+        click.echo(line)
+
+
+# `spa data export|import`: generic, so the entry point attaches them to a `data` group.
+
+@click.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def export_data(file: Path) -> None:
+    """Write every key of SPA_CITY (its DUMP payload and TTL) to FILE, JSON lines, to
+    move the city to another Redis, e.g. a cluster (`spa data import`). Stop every app
+    and worker first. Key names of older versions are brought up to date first. FILE
+    holds clients' personal data: keep it as you keep the database."""
+    infra = Infra.from_settings(operator_settings())
+    city = infra.settings.city
+    renamed = move_to_hash_tags(infra.redis, city)
+    try:
+        count = transfer.export_city(infra.redis, city, file)
+    except OSError as error:
+        raise click.ClickException(f"cannot write {file}: {error.strerror}") from None
+    click.echo(f"{city}: exported {count} key(s) to {file}"
+               + (f" ({renamed} renamed under their hash tag first)" if renamed else ""))
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="overwrite keys the target already has")
+def import_data(file: Path, replace: bool) -> None:
+    """RESTORE every key of FILE (from `spa data export`) into SPA_REDIS_URL; a cluster
+    sends each key to its node. Refused, before anything is written, when a key exists
+    (unless --replace), when the file is incomplete, or when the target runs an older
+    Redis than the source (DUMP payloads are version-specific)."""
+    infra = Infra.from_settings(operator_settings())
+    try:
+        header, count = transfer.import_city(infra.redis, file, replace)
+    except transfer.TransferError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{header['city']}: imported {count} key(s) from {file}")

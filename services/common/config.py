@@ -18,6 +18,19 @@ def _floats(text: str) -> tuple[float, ...]:
     return tuple(float(part) for part in text.split(",") if part.strip())
 
 
+AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
+REDIS_CLUSTER_SCHEME = "redis+cluster://"  # what services/common/redis.connect reads
+
+
+def is_amqp(url: str) -> bool:
+    """Whether a broker URL (or the first of a `;` failover list) names RabbitMQ."""
+    return url.split("://", 1)[0] in AMQP_SCHEMES
+
+
+class SettingsError(ValueError):
+    """Settings that cannot work together; the message says what to set."""
+
+
 @dataclass(frozen=True)
 class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -53,11 +66,22 @@ class Settings:
     intake_retention_days: int = 365
     waitlist_offer_min: float = 15.0  # how long a waitlist offer holds its time
     slot_cache_days: int = 4096  # studio-days of slots kept per availability process
+    redis_replica_acks: int = 1  # on a cluster: replicas that must hold a promised write
     extra: dict = field(default_factory=dict)
 
     @property
     def broker(self) -> str:
         return self.broker_url or self.redis_url
+
+    def check(self) -> Settings:
+        """Refuse settings that cannot work, before anything connects: kombu's Redis
+        transport cannot run on a Redis Cluster (celery/kombu#526), so a cluster store
+        needs RabbitMQ as the broker."""
+        if self.redis_url.startswith(REDIS_CLUSTER_SCHEME) and not is_amqp(self.broker):
+            raise SettingsError("a Redis Cluster store needs RabbitMQ as the broker: set "
+                                "SPA_BROKER_URL=amqp://... (kombu's Redis transport cannot "
+                                "run on a cluster)")
+        return self
 
     def with_overrides(self, overrides: dict | None) -> Settings:
         """A copy with test or app-factory overrides; unknown names go to `extra`."""
@@ -108,4 +132,5 @@ def load_settings() -> Settings:
                                        str(d.intake_retention_days))),
         waitlist_offer_min=float(_env("SPA_WAITLIST_OFFER_MIN", str(d.waitlist_offer_min))),
         slot_cache_days=int(_env("SPA_SLOT_CACHE_DAYS", str(d.slot_cache_days))),
+        redis_replica_acks=int(_env("SPA_REDIS_REPLICA_ACKS", str(d.redis_replica_acks))),
     )

@@ -19,7 +19,7 @@ from kombu import Queue
 from services.common import bus
 from services.common.auth import KeyStore
 from services.common.config import Settings, load_settings
-from services.common.redis import EmbeddedRedis
+from services.common.redis import EmbeddedRedis, move_to_hash_tags
 from services.common.service import Infra
 from services.common.vault import new_key
 
@@ -72,16 +72,20 @@ def prepare(infra: Infra, composition: Composition, city_file: Path) -> list[str
 
 
 def upgrade(infra: Infra, composition: Composition) -> list[str]:
-    """Data written by an older version, made current: partner keys from before
-    partner accounts become partners, then each service's upgrade runs."""
+    """Data written by an older version, made current: keys renamed under their hash
+    tags, partner keys from before partner accounts become partners, then each
+    service's upgrade runs."""
+    renamed = move_to_hash_tags(infra.redis, infra.settings.city)
+    done = [f"key names: {renamed} key(s) moved under their hash tag"] if renamed else []
     moved = KeyStore(infra.redis, infra.settings.city).adopt_partnerless_keys()
-    done = [f"partner accounts: {len(moved)} key(s) made partners"] if moved else []
+    done += [f"partner accounts: {len(moved)} key(s) made partners"] if moved else []
     return done + [line for step in composition.upgrades if (line := step(infra))]
 
 
 def run_dev(settings: Settings, composition: Composition, city_file: Path,
-            without: set[str]) -> int:
-    """Start Redis (embedded unless SPA_REDIS_URL is set), then every process."""
+            without: set[str], replicas: int = 1) -> int:
+    """Start Redis (embedded unless SPA_REDIS_URL is set), then every process
+    (`replicas` of each app and worker). The broker is SPA_BROKER_URL, else the Redis."""
     claim_data_dir(settings.data_dir)
     settings = with_data_key(settings)
     embedded = None
@@ -89,7 +93,7 @@ def run_dev(settings: Settings, composition: Composition, city_file: Path,
         embedded = EmbeddedRedis(settings.data_dir / "redis")
         settings = replace(settings, redis_url=embedded.start())
     try:
-        return _run_stack(settings, composition, city_file, without)
+        return _run_stack(settings, composition, city_file, without, replicas)
     finally:
         if embedded:
             embedded.stop()
@@ -112,7 +116,7 @@ def claim_data_dir(data_dir: Path) -> None:
 
 
 def _run_stack(settings: Settings, composition: Composition, city_file: Path,
-               without: set[str]) -> int:
+               without: set[str], replicas: int = 1) -> int:
     from honcho.manager import Manager
 
     infra = Infra.from_settings(settings)
@@ -122,8 +126,8 @@ def _run_stack(settings: Settings, composition: Composition, city_file: Path,
     manager = Manager()
     env = process_env(settings, (*composition.services, *composition.pages))
     for name, command in process_commands(settings, composition.services,
-                                           composition.pages).items():
-        if name not in without:
+                                           composition.pages, replicas).items():
+        if replica_of(name) not in without:
             manager.add_process(name, command, env=env, cwd=str(ROOT))
     manager.loop()
     return manager.returncode or 0
@@ -142,14 +146,18 @@ def process_env(settings: Settings, services: Sequence[str]) -> dict[str, str]:
 
 
 def process_commands(settings: Settings, services: Sequence[str],
-                     pages: Sequence[str] = ()) -> dict[str, str]:
+                     pages: Sequence[str] = (), replicas: int = 1) -> dict[str, str]:
     """Name -> command line of every process of the stack: an app and a worker per
-    service, the page apps, and the gateway."""
+    service, the page apps, and the gateway; `replicas` of each, named `<name>`,
+    `<name>.2`, ... The replicas of an app are gunicorn masters sharing its port
+    (SO_REUSEPORT: the kernel spreads connections over them), so nothing in front of
+    them changes."""
     bin_dir = Path(sys.executable).parent
     conf = ROOT / "deploy" / "gunicorn.conf.py"
+    shared = " --reuse-port" if replicas > 1 else ""
 
     def web(module: str, port: int) -> str:
-        return (f"{bin_dir}/gunicorn -c {conf} --bind 127.0.0.1:{port} "
+        return (f"{bin_dir}/gunicorn -c {conf} --bind 127.0.0.1:{port}{shared} "
                 f"services.{module}.wsgi:app")
 
     processes = {f"{name}-web": web(name, getattr(settings, f"{name}_port"))
@@ -158,7 +166,13 @@ def process_commands(settings: Settings, services: Sequence[str],
                   for name in services}
     processes |= {f"{name}-web": web(name, getattr(settings, f"{name}_port")) for name in pages}
     processes["gateway"] = web("gateway", settings.gateway_port)
-    return processes
+    return {name if n == 1 else f"{name}.{n}": command
+            for name, command in processes.items() for n in range(1, replicas + 1)}
+
+
+def replica_of(name: str) -> str:
+    """The process a replica's name is of: booking-worker.2 -> booking-worker."""
+    return name.split(".")[0]
 
 
 def dev_keys(infra: Infra, settings: Settings, studios: list[str]) -> dict:

@@ -14,7 +14,6 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from http import HTTPStatus
 from pathlib import Path
 
-import redis
 import swagger_ui_bundle
 from apispec import BasePlugin
 from flask import (
@@ -34,6 +33,7 @@ from werkzeug.exceptions import HTTPException
 from services.common import correlation
 from services.common.correlation import correlation_id
 from services.common.errors import BadRequest, Invalid, SpaError, Unauthenticated, Unavailable
+from services.common.redis import STORE_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -235,8 +235,8 @@ def install_error_handlers(app: Flask) -> None:
     """RFC 9457 problem+json for every error: ours, marshmallow's, Redis's, any other."""
     app.register_error_handler(SpaError, error_response)
     app.register_error_handler(ValidationError, handle_validation_error)
-    app.register_error_handler(redis.exceptions.ConnectionError, handle_store_unavailable)
-    app.register_error_handler(redis.exceptions.TimeoutError, handle_store_unavailable)
+    for store_down in STORE_DOWN:
+        app.register_error_handler(store_down, handle_store_unavailable)
     app.register_error_handler(Exception, handle_unexpected)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 
 # A command retries a lost connection twice, within a fifth of a second, then fails:
@@ -26,18 +27,101 @@ from redis.retry import Retry
 RETRY = Retry(ExponentialWithJitterBackoff(base=0.02, cap=0.1), retries=2)
 CONNECT_TIMEOUT_S = 1.0
 COMMAND_TIMEOUT_S = 10.0  # the slowest command we run is a catalog change's WATCH
+REPLICA_WAIT_S = 0.5  # how long a promised write waits for a replica on a cluster
+# The store did not answer, or a cluster is failing over (down, moving a slot): what a
+# caller answers as 503 and tries again, never as a bug.
+STORE_DOWN: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+    redis.exceptions.ClusterError, redis.exceptions.TryAgainError,
+    redis.exceptions.RedisClusterException)
 
 
-def connect(url: str, timeout_s: float = COMMAND_TIMEOUT_S) -> redis.Redis:
-    """A client that returns str, the one every store in this project uses."""
-    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30,
-                                retry=RETRY, socket_connect_timeout=CONNECT_TIMEOUT_S,
-                                socket_timeout=timeout_s)
+CLUSTER_SCHEME = "redis+cluster://"
+
+
+def connect(url: str, timeout_s: float = COMMAND_TIMEOUT_S,
+            replica_acks: int = 1) -> redis.Redis:
+    """A client that returns str, the one every store in this project uses: a Redis
+    Cluster client for `redis+cluster://host:port[,host:port...]` (seed nodes), else a
+    plain one. Both take the same commands; the stores keep each transaction and
+    script inside one hash slot (`key`), so they work unchanged on either."""
+    options = {"decode_responses": True, "socket_connect_timeout": CONNECT_TIMEOUT_S,
+               "socket_timeout": timeout_s}
+    if is_cluster(url):
+        return Cluster(startup_nodes=seed_nodes(url), replica_acks=replica_acks,  # type: ignore[return-value]
+                       **options)
+    return redis.Redis.from_url(url, health_check_interval=30, retry=RETRY, **options)
+
+
+class Cluster(RedisCluster):
+    """A Redis Cluster client that knows how many replicas must hold a write before
+    `durably` answers (SPA_REDIS_REPLICA_ACKS)."""
+
+    def __init__(self, *args, replica_acks: int = 1, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.replica_acks = replica_acks
+
+
+class NotReplicated(redis.exceptions.ConnectionError):
+    """The write was made on its master, but no replica confirmed it in time: a
+    failover now could lose it, so the caller must not promise it (a 503; a retry with
+    the same idempotency key finds it if it survived)."""
+
+
+def durably(script, keys: list[str], args: list, wait_s: float = REPLICA_WAIT_S):
+    """Run a registered script; on a cluster, return only once `replica_acks` replicas
+    have its writes (WAIT, on the very connection that wrote: WAIT counts that
+    connection's writes). On one Redis there is no replica to wait for."""
+    client = script.registered_client
+    if not isinstance(client, Cluster) or client.replica_acks < 1:
+        return script(keys=keys, args=args)
+    master = client.get_redis_connection(client.get_node_from_key(keys[0]))
+    with master.pipeline(transaction=False) as pipe:
+        script(keys=keys, args=args, client=pipe)
+        pipe.execute_command("WAIT", client.replica_acks, int(wait_s * 1000))
+        result, acked = pipe.execute()
+    if acked < client.replica_acks:
+        raise NotReplicated(f"{acked} of {client.replica_acks} replica(s) confirmed the "
+                            f"write within {wait_s} s")
+    return result
+
+
+def is_cluster(url: str) -> bool:
+    return url.startswith(CLUSTER_SCHEME)
+
+
+def seed_nodes(url: str) -> list[ClusterNode]:
+    """redis+cluster://h1:6379,h2:6379 -> the nodes to ask for the cluster's layout."""
+    hosts = url.removeprefix(CLUSTER_SCHEME).split("/")[0]
+    nodes = []
+    for part in filter(None, hosts.split(",")):
+        host, _, port = part.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"{part!r} in SPA_REDIS_URL is not host:port")
+        nodes.append(ClusterNode(host, int(port)))
+    if not nodes:
+        raise ValueError("SPA_REDIS_URL names no cluster node (redis+cluster://host:port,...)")
+    return nodes
 
 
 def key(city: str, service: str, *parts: str) -> str:
-    """`spa:<city>:<service>:<part>:...`: each service and city owns its own prefix."""
-    return ":".join(("spa", city, service, *parts))
+    """`spa:{<city>:<service>}:<part>:...`: each service and city owns its own prefix.
+    The braces are a Redis Cluster hash tag: every key of one service in one city lies
+    in one hash slot, so its transactions and scripts run on one node (the choice and
+    its limit: docs/architecture.md, Keys)."""
+    return ":".join((f"spa:{{{city}:{service}}}", *parts))
+
+
+def move_to_hash_tags(client: redis.Redis, city: str) -> int:
+    """Data written before keys had hash tags (`spa:<city>:<service>:...`), renamed to
+    `spa:{<city>:<service>}:...` with its TTL; how many keys moved. Harmless to run
+    again: a key already moved is not seen, and one whose new name exists is kept."""
+    moved = 0
+    for old in client.scan_iter(match=f"spa:{city}:*", count=1000):
+        service, _, rest = old.removeprefix(f"spa:{city}:").partition(":")
+        if service and rest:
+            moved += bool(client.renamenx(old, key(city, service, rest)))
+    return moved
 
 
 def redis_server_binary() -> str:

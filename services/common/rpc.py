@@ -24,7 +24,9 @@ from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.exceptions import OperationalError
 from marshmallow import Schema, ValidationError
 
+from services.common.bus import quorum_arguments
 from services.common.errors import BadRequest, Invalid, SpaError, Unavailable, from_wire
+from services.common.redis import STORE_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +42,12 @@ def error_reply(error: SpaError) -> dict:
 
 
 def rpc_queue(service: str) -> Queue:
+    """A quorum queue on RabbitMQ (bus.DEAD): a request that kills the server again and
+    again is dead-lettered. So is a request that expired unserved (the server was
+    down): `<service>.rpc.dead` holds those too, for an operator to purge."""
     name = f"{service}.rpc"
-    return Queue(name, exchange=RPC, routing_key=name, durable=True)
+    return Queue(name, exchange=RPC, routing_key=name, durable=True,
+                 queue_arguments=quorum_arguments(name))
 
 
 Method = Callable[[dict], dict]
@@ -96,6 +102,10 @@ class RpcServer:
             return {"result": method(body.get("params") or {})}
         except SpaError as error:
             return error_reply(error)
+        except STORE_DOWN as error:  # the caller may try again: not a bug
+            log.warning("rpc method could not reach the store",
+                        extra={"method": body.get("method"), "error": type(error).__name__})
+            return error_reply(Unavailable("the data store did not answer"))
         except Exception:  # noqa: BLE001 - report, never crash the server loop
             log.exception("rpc method failed", extra={"method": body.get("method")})
             return error_reply(SpaError("the remote call failed"))
@@ -109,14 +119,18 @@ class RpcClient:
         self.server_queue = rpc_queue(service)
         self.routing_key = self.server_queue.name
         self.timeout_s = timeout_s
+        # Classic, said outright: a reply is for this client only, now, so it needs no
+        # replica, and a quorum queue (a vhost's default type may be) cannot auto-delete.
         self.reply_queue = Queue(
             f"rpc.reply.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}",
-            exclusive=False, auto_delete=True, durable=False)
+            exclusive=False, auto_delete=True, durable=False,
+            queue_arguments={"x-queue-type": "classic"})
         self._lock = threading.Lock()
         self._pending = ""  # correlation id of the call in flight
         self._reply: dict | None = None
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
+        self._used = 0.0  # time.monotonic() of the last reply or connect
 
     def call(self, method: str, params: dict, timeout_s: float | None = None) -> dict:
         """The method's result; its refusal raised as its class; RpcTimeout when the
@@ -128,6 +142,7 @@ class RpcClient:
             except (OSError, OperationalError, *self.connection.connection_errors,
                     *self.connection.channel_errors) as error:
                 self._reset()
+                self.connection.maybe_switch_next()  # the next failover node, if listed
                 raise RpcTimeout(f"broker unreachable ({type(error).__name__})") from error
 
     def _call(self, method: str, params: dict, deadline: float) -> dict:
@@ -151,7 +166,9 @@ class RpcClient:
             try:
                 self.connection.drain_events(timeout=min(remaining, 1.0))
             except TimeoutError:
+                self.connection.heartbeat_check()  # kombu sends heartbeats only when asked
                 continue
+        self._used = time.monotonic()
         return self._reply
 
     def _on_reply(self, body: dict, message) -> None:
@@ -160,6 +177,13 @@ class RpcClient:
             self._reply = body
 
     def _ensure_consumer(self) -> None:
+        heartbeat = self.connection.heartbeat  # 0 on Redis
+        if self._consumer is not None and heartbeat and \
+                time.monotonic() - self._used > heartbeat:
+            # Idle between calls, this client sent no heartbeats, and RabbitMQ closes a
+            # connection it has not heard from for two: connect afresh rather than
+            # lose a request on a connection the broker may have closed.
+            self._reset()
         if self._consumer is None:
             self.server_queue(self.connection.default_channel).declare()
             self._producer = Producer(self.connection)
@@ -169,6 +193,7 @@ class RpcClient:
                                       callbacks=[self._on_reply], accept=["json"],
                                       no_ack=True)
             self._consumer.consume()
+            self._used = time.monotonic()
 
     def _reset(self) -> None:
         self._consumer = None

@@ -46,11 +46,16 @@ class Infra:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Infra:
-        return cls(settings, connect(settings.redis_url), settings.broker)
+        """Every app, worker and `spa` command starts here: settings that cannot work
+        are refused (`Settings.check`) before anything connects."""
+        settings.check()
+        return cls(settings, connect(settings.redis_url, replica_acks=settings.redis_replica_acks),
+                   settings.broker)
 
-    def connection(self, timeout_s: float = bus.BROKER_TIMEOUT_S) -> Connection:
+    def connection(self, timeout_s: float = bus.BROKER_TIMEOUT_S,
+                   confirm: bool = True) -> Connection:
         return bus.broker_connection(self.broker_url, timeout_s,
-                                     self.settings.bus_visibility_timeout_s)
+                                     self.settings.bus_visibility_timeout_s, confirm)
 
     @property
     def publisher(self) -> bus.Publisher:
@@ -72,13 +77,16 @@ class Infra:
         clients = self._per_thread.__dict__.setdefault("rpc_clients", {})
         if service not in clients:
             timeout_s = self.settings.rpc_timeout_s  # connecting counts against it too
-            clients[service] = RpcClient(self.connection(min(timeout_s, bus.BROKER_TIMEOUT_S)),
-                                         service, timeout_s)
+            # No publisher confirms: a lost request is a timeout the caller handles, and
+            # on a quorum queue a confirm waits for a majority of its replicas.
+            connection = self.connection(min(timeout_s, bus.BROKER_TIMEOUT_S), confirm=False)
+            clients[service] = RpcClient(connection, service, timeout_s)
         return clients[service]
 
     def check_broker(self, timeout_s: float = 0.3) -> None:
         with self.connection(timeout_s) as conn:
-            conn.ensure_connection(max_retries=0, timeout=timeout_s)
+            # A failover list: the next node is asked when one refuses, within the time.
+            conn.ensure_connection(max_retries=max(len(conn.alt) - 1, 0), timeout=timeout_s)
 
 
 def base_app(service: str, title: str, infra: Infra,

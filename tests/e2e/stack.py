@@ -67,6 +67,7 @@ class Stack:
     launcher: subprocess.Popen
     workers: dict[str, subprocess.Popen] = field(default_factory=dict)
     days: Days = field(default_factory=Days)
+    replicas: int = 1  # of each app and worker (`spa dev --replicas`)
 
     def day(self, weekdays: Container[int] | None = None) -> str:
         return self.days.take(weekdays)
@@ -92,6 +93,11 @@ class Stack:
     def redis(self):
         return connect(self.redis_url)
 
+    @property
+    def broker_url(self) -> str:
+        """The stack's broker: RabbitMQ beside a cluster, else its Redis."""
+        return self.env.get("SPA_BROKER_URL") or self.redis_url
+
     def spa(self, *args: str) -> str:
         """Run the `spa` command against the stack, as an operator would; its stdout."""
         result = subprocess.run([sys.executable, "-m", "services.cli", *args], env=self.env,
@@ -100,9 +106,10 @@ class Stack:
         return result.stdout
 
     def start_process(self, name: str) -> subprocess.Popen:
-        """Start one of the stack's processes (same command and env as `spa dev`)."""
+        """Start one of the stack's processes (same command and env as `spa dev`);
+        with replicas, `<name>.2` and so on are the others of `name`."""
         settings = load_settings_from(self.env)
-        command = process_commands(settings, SERVICES, COMPOSITION.pages)[name]
+        command = process_commands(settings, SERVICES, COMPOSITION.pages, self.replicas)[name]
         process = subprocess.Popen(command.split(), env=self.env, cwd=ROOT,
                                    start_new_session=True)
         self.workers[name] = process
@@ -167,20 +174,25 @@ def wait_until_up(launcher, data_dir: Path, env: dict, smtp) -> Stack:
 
 @contextmanager
 def running_stack(root: Path, smtp, extra_env: dict[str, str] | None = None,
-                  started_by_tests: tuple[str, ...] = STARTED_BY_TESTS) -> Iterator[Stack]:
+                  started_by_tests: tuple[str, ...] = STARTED_BY_TESTS,
+                  replicas: int = 1) -> Iterator[Stack]:
     """`spa dev` in `root`, up and ready; the processes in `started_by_tests` are left
-    out of it and started here, so that tests can stop, kill and start them."""
+    out of it and started here, so that tests can stop, kill and start them.
+    `replicas` of each app and worker (those started here: `<name>`, `<name>.2`...)."""
     data_dir = root / ".spa"
     env = {**stack_env(data_dir, smtp.url), **(extra_env or {})}
     log = open(root / "stack.log", "w")  # noqa: SIM115 - closed by shutdown
     without = [arg for name in started_by_tests for arg in ("--without", name)]
-    launcher = subprocess.Popen([sys.executable, "-m", "services.cli", "dev", *without],
+    launcher = subprocess.Popen([sys.executable, "-m", "services.cli", "dev", *without,
+                                 "--replicas", str(replicas)],
                                 env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
         running = wait_until_up(launcher, data_dir, env, smtp)
+        running.replicas = replicas
         for name in started_by_tests:
-            running.start_process(name)
+            for n in range(1, replicas + 1):
+                running.start_process(name if n == 1 else f"{name}.{n}")
         yield running
         for name in list(running.workers):
             running.stop_process(name)

@@ -60,7 +60,7 @@ def test_bad_searches_are_problems_not_errors(stack, day, changes, status):
 
 def test_a_hold_over_rpc_takes_the_slot_until_released(stack, day):
     start = london_instant(day, "10:00")
-    with bus.broker_connection(stack.redis_url) as connection:
+    with bus.broker_connection(stack.broker_url) as connection:
         client = RpcClient(connection, "availability", timeout_s=10)
         held = client.call("hold", {"studio": "camden", "treatment": "ashiatsu",
                                     "duration": 60, "start": start, "therapist": "maya"})

@@ -14,7 +14,7 @@ QUEUE = "notifications.events"
 
 
 def publish(stack, *envelopes: Envelope) -> None:
-    with broker_connection(stack.redis_url) as connection:
+    with broker_connection(stack.broker_url) as connection:
         publisher = Publisher(connection)
         for envelope in envelopes:
             publisher.publish(envelope)

@@ -108,7 +108,7 @@ def test_events_published_while_the_worker_is_down_are_sent_when_it_is_back(stac
     email = payload["booking"]["customer"]["email"]
     stack.stop_process("notifications-worker")
     try:
-        with broker_connection(stack.redis_url) as conn:
+        with broker_connection(stack.broker_url) as conn:
             Publisher(conn).publish(Envelope(type="booking.created", payload=payload,
                                              source="booking", city="london"))
     finally:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -309,7 +310,8 @@ def release(ctx: Context, command: Release) -> dict:
 def sweep_expired(ctx: Context) -> int:
     """Take expired holds off the ledgers, which records the news that their time is
     free (relay_freed says "expired"). Searches and holds ignore expired holds by
-    themselves; the sweep is for the news, so it runs every second."""
+    themselves; the sweep is for the news, so it runs every second. Every replica
+    sweeps: the release script claims each hold (lua/release.lua), so one frees it."""
     now, swept = ctx.now(), 0
     for studio in ctx.catalog().studios:
         for hold_id in ctx.store.expired_holds(studio, now):
@@ -320,11 +322,13 @@ def sweep_expired(ctx: Context) -> int:
 NEWS = uuid.UUID("5d7e3a52-3c1e-4c8e-9a55-0b2f4f1c6f10")  # namespace of news envelope ids
 
 
-def relay_freed(ctx: Context) -> int:
+def relay_freed(ctx: Context, still_ours: Callable[[], bool] = lambda: True) -> int:
     """Publish the news of freed time, oldest first, then forget it: AT-LEAST-ONCE. While
     the broker is down the news waits in the studio's freed set; a crash between
     publishing and forgetting publishes it again with the same envelope id (derived
-    from the news itself), which consumers drop."""
+    from the news itself), which consumers drop. A scan of every studio, run by the
+    replica holding the job's lease (queues.py); `still_ours` renews it after each
+    studio with news, and a run that lost it stops, leaving the rest to the holder."""
     relayed = 0
     for studio in ctx.catalog().studios:
         news = ctx.store.freed(studio)
@@ -332,6 +336,8 @@ def relay_freed(ctx: Context) -> int:
             ctx.infra.publisher.publish(freed_envelope(ctx, studio, raw, when))
         ctx.store.relayed(studio, [raw for raw, _ in news])
         relayed += len(news)
+        if news and not still_ours():
+            break
     return relayed
 
 

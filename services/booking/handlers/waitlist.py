@@ -254,11 +254,16 @@ def offer_ttl_s(ctx: Context) -> int:
     return int(ctx.infra.settings.waitlist_offer_min * 60)
 
 
+# Of N worker replicas, one settles each lapsed offer and each ended entry: the job
+# claims it for this long, more than a batch of 20 (an RPC each, at most 5 s) takes.
+SETTLE_LEASE_S = 120.0
+
+
 def lapse_offers(ctx: Context) -> int:
     """Offers past expires_at: the hold goes back (its time to the next entry), the
     entry waits on. An offer whose hold a booking took was accepted: settled so."""
     now, lapsed = ctx.clock.now(), 0
-    for entry_id in ctx.waitlist.lapsed_offers(now):
+    for entry_id in ctx.waitlist.lapsed_offers(now, SETTLE_LEASE_S):
         entry = ctx.waitlist.get(entry_id)
         if entry is None or entry.status != OFFERED or entry.offer.expires_at > now:
             continue
@@ -285,7 +290,7 @@ def settle_taken_offer(ctx: Context, entry: Entry) -> None:
 def expire_entries(ctx: Context) -> int:
     """Entries whose windows have all passed leave the line (`waitlist.expired`)."""
     now, expired = ctx.clock.now(), 0
-    for entry_id in ctx.waitlist.ended(now):
+    for entry_id in ctx.waitlist.ended(now, SETTLE_LEASE_S):
         entry = ctx.waitlist.get(entry_id)
         if entry and entry.status == WAITING and entry.passed(now):
             gone = entry.expired(now)

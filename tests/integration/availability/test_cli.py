@@ -11,7 +11,8 @@ from tests.unit.availability.catalogs import LONDON_FILE, NEW_YORK_FILE
 
 
 def run(args: list[str], settings) -> object:
-    env = {"SPA_REDIS_URL": settings.redis_url, "SPA_CITY": settings.city}
+    env = {"SPA_REDIS_URL": settings.redis_url, "SPA_BROKER_URL": settings.broker,
+           "SPA_CITY": settings.city}
     return CliRunner().invoke(catalog, args, env=env)
 
 

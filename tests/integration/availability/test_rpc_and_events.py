@@ -92,7 +92,8 @@ def test_the_sweeper_announces_expired_holds_once_and_keeps_them_expired(rpc, ct
 def test_news_of_freed_time_waits_out_a_broker_outage(rpc, ctx, settings, slot_events):
     held = rpc["hold"](hold_params())
     rpc["release"]({"hold_id": held["hold_id"]})
-    down = bootstrap(Infra.from_settings(replace(settings, broker_url=DEAD_BROKER)), ctx.clock)
+    dead = DEAD_AMQP if settings.broker.startswith("amqp") else DEAD_BROKER
+    down = bootstrap(Infra.from_settings(replace(settings, broker_url=dead)), ctx.clock)
     with pytest.raises(Exception):  # noqa: B017 - whatever the transport raises
         reservations.relay_freed(down)
     assert reservations.relay_freed(ctx) == 1  # the broker is back: the news goes out
@@ -146,3 +147,4 @@ def test_hold_first_skips_the_starts_it_is_told_to(rpc):
 
 FIRST = {"studio": "camden", "treatment": "ashiatsu", "duration": 60}
 DEAD_BROKER = "redis://127.0.0.1:1/0"
+DEAD_AMQP = "amqp://guest:guest@127.0.0.1:1//"

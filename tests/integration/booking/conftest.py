@@ -17,10 +17,11 @@ from tests.integration.booking.support import Api
 
 
 @pytest.fixture(scope="package")
-def serving_availability(redis_server):
+def serving_availability(store):
     """One server for these tests (stopping a consumer thread takes a second); gone
     before other packages' tests, which may serve availability.rpc themselves."""
-    with serving(Infra.from_settings(Settings(redis_url=redis_server.url))) as running:
+    settings = Settings(redis_url=store.url, broker_url=store.broker_url)
+    with serving(Infra.from_settings(settings)) as running:
         yield running
 
 

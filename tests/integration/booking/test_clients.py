@@ -13,6 +13,7 @@ from services.booking.app import create_app
 from services.booking.handlers import jobs
 from services.booking.store import BookingStore
 from services.common.errors import BadRequest, Invalid, NotFound
+from services.common.redis import key
 from services.common.rpc import RpcServer
 from services.common.vault import Vault, VaultError, new_key
 from tests.helpers import running_worker
@@ -363,7 +364,7 @@ def test_health_answers_and_notes_are_never_in_clear_text_in_redis(partner, redi
     assert_no_trace(redis_client, ["window side", "twelve weeks", "stiff lower back"])
     # the questions themselves are in the catalog (contraindications), never an answer
     assert_no_trace(redis_client, ["pregnant", "recent_surgery", "recent_injury"],
-                    match="spa:london:booking:*")
+                    match=key("london", "booking", "*"))
     # ...and the API still reads them back
     assert partner.get(f"/v1/clients/{client['id']}").get_json()["preferences"]["notes"] == \
         "prefers the window side"
@@ -419,7 +420,8 @@ def test_clear_text_answers_of_older_bookings_are_sealed_by_the_upgrade(partner,
 
 def test_booking_refuses_to_start_without_a_data_key(settings):
     with pytest.raises(VaultError, match="SPA_DATA_KEY"):
-        create_app({"redis_url": settings.redis_url, "data_key": ""})
+        create_app({"redis_url": settings.redis_url, "broker_url": settings.broker_url,
+                    "data_key": ""})
 
 
 @pytest.mark.parametrize("near_miss", [0, 1, "false", None])

@@ -64,7 +64,8 @@ class Monitor:
         self.thread.join(5)
 
 
-def test_a_booking_costs_at_most_the_budget_in_redis_commands(settings, broker, api_keys):
+def test_a_booking_costs_at_most_the_budget_in_redis_commands(one_redis, settings, broker,
+                                                              api_keys):
     settings = replace(settings, broker_url=broker.url)
     with serving(Infra.from_settings(Settings(redis_url=settings.redis_url,
                                               broker_url=broker.url))) as availability:

@@ -18,7 +18,7 @@ from services.booking.domain import Customer, Screening, begin_reschedule, new_b
 from services.booking.handlers import jobs as handlers
 from services.booking.store import Change
 from services.common import bus
-from services.common.redis import EmbeddedRedis, free_port
+from services.common.redis import EmbeddedRedis, free_port, key
 from services.common.service import Infra
 from tests.helpers import ManualClock, wait_for
 from tests.integration.booking.availability import NOW
@@ -38,7 +38,7 @@ def app_for(settings):
 
 
 class TestAvailabilitySilent:
-    def test_a_booking_is_a_503_and_nothing_is_written(self, impatient, api_keys,
+    def test_a_booking_is_a_503_and_nothing_is_written(self, one_redis, impatient, api_keys,
                                                        redis_client, redis_server):
         # No consumer listens on this broker database: availability is down.
         silent = replace(impatient, broker_url=redis_server.url.replace("/0", "/1"))
@@ -46,7 +46,7 @@ class TestAvailabilitySilent:
         response = partner.book(direct_booking(), key="k1")
         assert_problem(response, 503, "dependency_unavailable")
         assert response.headers["Retry-After"] == "1"
-        assert redis_client.keys("spa:london:booking:*") == []
+        assert redis_client.keys(key("london", "booking", "*")) == []
 
     def test_a_slow_reserve_fails_the_booking_and_the_worker_frees_the_time(
             self, impatient, api_keys, availability, redis_client):
@@ -59,7 +59,7 @@ class TestAvailabilitySilent:
         assert ctx.store.due_events() == []
         # Released at once, and queued to be released again once the late call is
         # surely over: a release that ran first would have found nothing to free.
-        assert redis_client.zcard("spa:london:booking:releases") == 1
+        assert redis_client.zcard(key("london", "booking", "releases")) == 1
         availability.stall_s.clear()
         wait_for(lambda: handlers.retry_releases(ctx) or not availability.reservations(),
                  what="the late confirmed reservation to be released")
@@ -116,11 +116,14 @@ class TestBrokerUnreachable:
 
     @pytest.fixture(params=["refused", "hung"])
     def broker_down(self, request, impatient):
+        # a broker of the kind the store allows: RabbitMQ beside a cluster
+        url = ("amqp://guest:guest@127.0.0.1:{}//" if impatient.broker.startswith("amqp")
+               else "redis://127.0.0.1:{}/0")
         if request.param == "refused":
-            yield replace(impatient, broker_url="redis://127.0.0.1:1/0")
+            yield replace(impatient, broker_url=url.format(1))
             return
         with socket.create_server(("127.0.0.1", 0)) as silent:
-            yield replace(impatient, broker_url=f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
+            yield replace(impatient, broker_url=url.format(silent.getsockname()[1]))
 
     def test_a_booking_is_a_503_within_the_rpc_timeout(self, broker_down, api_keys,
                                                        redis_client):
@@ -128,7 +131,7 @@ class TestBrokerUnreachable:
         started = time.monotonic()
         assert_problem(partner.book(direct_booking()), 503, "dependency_unavailable")
         assert time.monotonic() - started < broker_down.rpc_timeout_s + 0.5
-        assert redis_client.keys("spa:london:booking:booking:*") == []
+        assert redis_client.keys(key("london", "booking", "booking", "*")) == []
 
     def test_a_committed_cancel_answers_200_and_the_worker_frees_the_time_later(
             self, broker_down, partner, api_keys, availability):
@@ -222,7 +225,8 @@ def received(broker_url: str, queue) -> list[str]:
         return [message.payload["id"] for message in messages]
 
 
-def test_events_wait_while_the_broker_is_down_then_go(settings, broker, partner, availability):
+def test_events_wait_while_the_broker_is_down_then_go(one_redis, settings, broker, partner,
+                                                     availability):
     ctx = bootstrap(Infra.from_settings(replace(settings, broker_url=broker.url)))
     queue = booking_events_queue(broker.url)
     partner.book(direct_booking())  # the app's own broker is the session Redis

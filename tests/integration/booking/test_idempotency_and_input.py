@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from services.common.auth import KeyStore
+from services.common.redis import key
 from tests.integration.booking.support import (
     CUSTOMER,
     INTAKE,
@@ -19,7 +20,7 @@ from tests.integration.booking.support import (
 
 
 def booking_keys(redis_client) -> list[str]:
-    return redis_client.keys("spa:london:booking:*")
+    return redis_client.keys(key("london", "booking", "*"))
 
 
 class TestIdempotency:
@@ -137,7 +138,7 @@ class TestBadInput:
                                                              status, code, redis_client):
         assert_problem(admin.book(direct_booking(**changes)), status, code)
         assert availability.reservations() == []
-        assert not redis_client.keys("spa:london:booking:booking:*")
+        assert not redis_client.keys(key("london", "booking", "booking", "*"))
 
     @pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=ten", "from=yesterday",
                                        "status=lost", "cursor=nonsense", "to=2027-13-01"])

@@ -17,24 +17,13 @@ from services.common.redis import free_port
 from services.common.rpc import RpcClient, RpcServer, RpcTimeout
 from tests.helpers import running_worker, wait_for
 
-RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
-
-
-def rabbitmq_up() -> bool:
-    try:
-        with Connection(RABBITMQ_URL, connect_timeout=1) as connection:
-            connection.ensure_connection(max_retries=1)
-        return True
-    except Exception:  # noqa: BLE001 - any failure: not available here
-        return False
-
 
 @pytest.fixture(params=["redis", "amqp"])
-def broker_url(request, redis_url):
+def broker_url(request, redis_url, store):
     if request.param == "amqp":
-        if not rabbitmq_up():
-            pytest.skip("RabbitMQ is not running on 127.0.0.1:5672")
-        return RABBITMQ_URL
+        return request.getfixturevalue("rabbitmq_url")  # the session's vhost (conftest)
+    if store.kind == "cluster":
+        pytest.skip("a Redis broker beside a Redis Cluster store is refused at startup")
     return redis_url
 
 

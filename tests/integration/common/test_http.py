@@ -224,8 +224,8 @@ def black_hole():
 
 @pytest.mark.parametrize("down", ["redis refused", "broker refused", "redis hangs",
                                   "broker hangs", "both hang"])
-def test_readiness_answers_within_half_a_second_whatever_is_down(settings, black_hole,
-                                                                  down):
+def test_readiness_answers_within_half_a_second_whatever_is_down(one_redis, settings,
+                                                                  black_hole, down):
     hung, refused = f"127.0.0.1:{black_hole}", "127.0.0.1:1"
     redis_at = hung if "redis hangs" in down or down == "both hang" else refused
     broker_at = hung if "broker hangs" in down or down == "both hang" else refused

@@ -21,7 +21,8 @@ COUNT_BOUNDS = {"minLength", "maxLength", "minItems", "maxItems", "minProperties
 
 @pytest.fixture
 def documents(settings) -> dict[str, dict]:
-    config = {"redis_url": settings.redis_url, "data_key": settings.data_key}
+    config = {"redis_url": settings.redis_url, "broker_url": settings.broker_url,
+              "data_key": settings.data_key}
     return {name: create(config).test_client().get("/v1/openapi.json").get_json()
             for name, create in (("availability", availability_app),
                                  ("booking", booking_app),

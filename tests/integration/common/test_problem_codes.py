@@ -58,7 +58,8 @@ def test_each_code_answers_with_its_one_status(raising_client, code):
 
 def test_the_openapi_documents_list_every_code(settings):
     for create in (availability_app, booking_app, notifications_app):
-        app = create({"redis_url": settings.redis_url, "data_key": settings.data_key})
+        app = create({"redis_url": settings.redis_url, "broker_url": settings.broker_url,
+                      "data_key": settings.data_key})
         spec = app.test_client().get("/v1/openapi.json").get_json()
         enum = spec["components"]["schemas"]["Problem"]["properties"]["code"]["enum"]
         assert set(enum) == set(STATUS_OF_CODE)

@@ -39,6 +39,7 @@ def worker(ctx):
 @pytest.fixture
 def api(notifications_settings, api_keys) -> Api:
     app = create_app({"redis_url": notifications_settings.redis_url,
+                      "broker_url": notifications_settings.broker_url,
                       "smtp_url": notifications_settings.smtp_url,
                       "data_dir": notifications_settings.data_dir,
                       "webhook_allow_private": True})

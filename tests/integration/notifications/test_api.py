@@ -68,6 +68,7 @@ def test_a_bad_registration_is_a_422_naming_the_field(api, body, field):
 def test_loopback_urls_are_refused_unless_the_admin_setting_allows_them(
         notifications_settings, api_keys):
     app = create_app({"redis_url": notifications_settings.redis_url,
+                      "broker_url": notifications_settings.broker_url,
                       "webhook_allow_private": False})
     strict = Api(app.test_client(), api_keys)
     response = strict.call("POST", "/v1/webhooks", json={

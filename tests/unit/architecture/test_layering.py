@@ -92,3 +92,14 @@ def test_no_module_outside_the_http_layer_names_an_http_status(path):
                 and getattr(node, "id", getattr(node, "attr", "")) in ("HTTPStatus",
                                                                        "status_code")]
     assert not named and not statuses, f"{relative(path)} names HTTP statuses {named}"
+
+
+@pytest.mark.parametrize("path", modules(), ids=relative)
+def test_every_pipeline_says_whether_it_is_a_transaction(path):
+    """A Redis Cluster client makes a pipeline without MULTI unless asked: each
+    pipeline says which it is, so none silently loses its atomicity there."""
+    calls = [node for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+             and node.func.attr == "pipeline"]
+    assert all(any(k.arg == "transaction" for k in call.keywords) for call in calls), (
+        f"{relative(path)} calls pipeline() without transaction=")

@@ -5,14 +5,24 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from marshmallow import ValidationError
 
 from services.common.auth import Principal
-from services.common.bus import Envelope, Periodic, envelope_from_body, envelope_to_body
-from services.common.config import Settings, load_settings
+from services.common.bus import (
+    BROKER_HEARTBEAT_S,
+    Envelope,
+    Periodic,
+    broker_connection,
+    envelope_from_body,
+    envelope_to_body,
+)
+from services.common.cli import cli
+from services.common.config import Settings, SettingsError, load_settings
 from services.common.devstack import operator_settings
 from services.common.errors import NotFound
 from services.common.http import field_errors
+from services.common.service import Infra
 
 
 def test_settings_come_from_spa_variables(monkeypatch):
@@ -30,6 +40,52 @@ def test_settings_come_from_spa_variables(monkeypatch):
 def test_the_broker_defaults_to_the_redis_url():
     assert Settings(redis_url="redis://r:1/0").broker == "redis://r:1/0"
     assert Settings(broker_url="amqp://b//").broker == "amqp://b//"
+
+
+CLUSTER = "redis+cluster://10.0.0.1:7000,10.0.0.2:7000"
+REFUSED = "a Redis Cluster store needs RabbitMQ as the broker: set SPA_BROKER_URL=amqp://"
+
+
+@pytest.mark.parametrize("broker_url", ["", "redis://10.0.0.3:6379/0"])
+def test_a_redis_cluster_store_refuses_a_redis_broker(broker_url):
+    with pytest.raises(SettingsError, match=REFUSED):
+        Settings(redis_url=CLUSTER, broker_url=broker_url).check()
+
+
+@pytest.mark.parametrize("settings", [
+    Settings(redis_url=CLUSTER, broker_url="amqp://guest:guest@rabbit:5672//"),
+    Settings(redis_url=CLUSTER, broker_url="amqps://a//;amqps://b//"),
+    Settings(redis_url="redis://r:1/0"),
+    Settings(redis_url="redis://r:1/0", broker_url="amqp://b//"),
+])
+def test_other_stores_and_brokers_pass_the_check(settings):
+    assert settings.check() is settings
+
+
+def test_apps_workers_and_commands_refuse_it_before_connecting(monkeypatch):
+    """Infra.from_settings is where every app and worker starts; the `spa` group
+    says it without a traceback, whatever the command."""
+    with pytest.raises(SettingsError, match=REFUSED):
+        Infra.from_settings(Settings(redis_url=CLUSTER))
+    monkeypatch.setenv("SPA_REDIS_URL", CLUSTER)
+    monkeypatch.delenv("SPA_BROKER_URL", raising=False)
+    result = CliRunner().invoke(cli, ["partners", "list"])
+    assert result.exit_code == 1
+    assert f"Error: {REFUSED}" in result.output
+
+
+def test_a_broker_url_lists_rabbitmq_nodes_to_fail_over_to():
+    """Each node tried once per connect, each given the whole timeout; heartbeats and
+    publisher confirms on RabbitMQ only."""
+    connection = broker_connection("amqp://g:g@h1:5672/v;amqp://g:g@h2:5672/v", timeout_s=2)
+    assert (connection.hostname, connection.alt) == (
+        "h1", ["amqp://g:g@h1:5672/v", "amqp://g:g@h2:5672/v"])
+    assert connection.transport_options | {"max_retries": 1, "connect_retries_timeout": 4,
+                                           "confirm_publish": True} == \
+        connection.transport_options
+    assert connection.heartbeat == BROKER_HEARTBEAT_S
+    on_redis = broker_connection("redis://r:1/0")
+    assert on_redis.heartbeat == 0 and "confirm_publish" not in on_redis.transport_options
 
 
 def test_app_factory_overrides_replace_known_settings_and_keep_the_rest():
