@@ -490,7 +490,7 @@ class Worker(ConsumerMixin):
                 try:
                     store.ping()
                     break
-                except redis.exceptions.RedisError:
+                except (redis.exceptions.RedisError, *STORE_DOWN):
                     time.sleep(reconnect_delay(failures))
                     failures += 1
 

@@ -33,6 +33,7 @@ REPLICA_WAIT_S = 0.5  # how long a promised write waits for a replica on a clust
 STORE_DOWN: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
     redis.exceptions.ClusterError, redis.exceptions.TryAgainError,
+    redis.exceptions.AskError,  # and MovedError: a slot moved under a request
     redis.exceptions.RedisClusterException)
 
 
@@ -76,10 +77,18 @@ def durably(script, keys: list[str], args: list, wait_s: float = REPLICA_WAIT_S)
     if not isinstance(client, Cluster) or client.replica_acks < 1:
         return script(keys=keys, args=args)
     master = client.get_redis_connection(client.get_node_from_key(keys[0]))
-    with master.pipeline(transaction=False) as pipe:
-        script(keys=keys, args=args, client=pipe)
-        pipe.execute_command("WAIT", client.replica_acks, int(wait_s * 1000))
-        result, acked = pipe.execute()
+    try:
+        with master.pipeline(transaction=False) as pipe:
+            script(keys=keys, args=args, client=pipe)
+            pipe.execute_command("WAIT", client.replica_acks, int(wait_s * 1000))
+            result, acked = pipe.execute()
+    except (redis.exceptions.AskError, redis.exceptions.ConnectionError,
+            redis.exceptions.TimeoutError) as error:
+        # This pipeline bypasses the cluster client's redirects: after a fail-over (or
+        # a slot moved) learn the layout anew, and let the caller try again (503).
+        client.nodes_manager.initialize()
+        raise NotReplicated(f"the slot's master changed or did not answer "
+                            f"({type(error).__name__}); try again") from error
     if acked < client.replica_acks:
         raise NotReplicated(f"{acked} of {client.replica_acks} replica(s) confirmed the "
                             f"write within {wait_s} s")

@@ -79,8 +79,10 @@ if mode == 'schedule' then
   if redis.call('HGET', KEYS[1], 'closed') then return 0 end
   if sequence < tonumber(redis.call('HGET', KEYS[1], 'sequence') or '-1') then return 0 end
 end
-local known = {}
-for i = 1, n do known[ARGV[5 + i]] = true end
+local new = 5 + 3 * n
+local known = {}  -- the old ones as read, and the new ones: an event handled again
+for i = 1, n do known[ARGV[5 + i]] = true end  -- finds its own reminders in the set
+for j = 1, m do known[ARGV[new + j]] = true end
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do
   if not known[id] then return -1 end
 end
@@ -104,7 +106,6 @@ for i = 1, n do
     redis.call('ZREM', KEYS[3], id)
   end
 end
-local new = 5 + 3 * n
 for j = 1, m do
   local id = ARGV[new + j]
   if redis.call('SET', KEYS[4 + n + j], ARGV[new + m + j], 'NX') then

@@ -55,3 +55,23 @@ def test_a_write_no_replica_confirms_in_time_is_not_promised(store, redis_client
             durably(script, [name], ["2"], wait_s=0.2)
     finally:
         asleep.join()
+
+
+def test_a_promised_write_after_a_fail_over_is_a_retryable_refusal_then_goes_through(
+        store, redis_client):
+    """`durably` writes on the master it knew; after a fail-over that master is a
+    replica (MOVED): the write is refused as the store being unavailable (a 503, never
+    a 500), the client learns the new layout, and the next try succeeds."""
+    if store.kind != "cluster":
+        pytest.skip("about a cluster's fail-over")
+    name = key("london", "booking", "moved")
+    script = redis_client.register_script(SET)
+    assert durably(script, [name], ["1"]) == "OK"  # the layout is known
+    replica = store.cluster.replica_of(redis_client.keyslot(name))
+    node(replica).execute_command("CLUSTER", "FAILOVER")  # the replica takes over, cleanly
+    wait_for(lambda: store.cluster.replica_of(redis_client.keyslot(name)) != replica,
+             timeout_s=10, what="the fail-over")
+    with pytest.raises(NotReplicated):
+        durably(script, [name], ["2"])
+    assert durably(script, [name], ["3"]) == "OK"
+    assert redis_client.get(name) == "3"

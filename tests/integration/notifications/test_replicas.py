@@ -180,3 +180,16 @@ def test_a_sent_reminder_stays_sent_when_the_booking_is_cancelled(ctx, clock):
     assert ctx.store.get(reminder.id).status == "sent"
     assert pending_reminders(ctx, booking) == []  # the last-meal one went
     assert ctx.store.redis.smembers(ctx.store._reminders(booking)) == set()
+
+
+def test_an_event_handled_again_keeps_its_reminders_and_does_not_fail(ctx, clock):
+    """A worker that died after the script but before marking the event done: the
+    redelivered event finds its own reminders scheduled, and leaves them as they are."""
+    payload = booked(clock)
+    booking = payload["booking"]["id"]
+    created = event("booking.created", payload)
+    reminders.schedule(ctx, created)
+    first = {d.id for d in pending_reminders(ctx, booking)}
+    reminders.schedule(ctx, created)  # the same envelope again
+    assert {d.id for d in pending_reminders(ctx, booking)} == first and len(first) == 2
+    assert first <= scheduled_ids(ctx)
