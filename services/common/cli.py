@@ -272,9 +272,10 @@ def import_data(file: Path, replace: bool) -> None:
     sends each key to its node. Refused, before anything is written, when a key exists
     (unless --replace), when the file is incomplete, or when the target runs an older
     Redis than the source (DUMP payloads are version-specific)."""
-    infra = Infra.from_settings(operator_settings())
+    settings = operator_settings()
+    infra = Infra.from_settings(settings)
     try:
-        header, count = transfer.import_city(infra.redis, file, replace)
+        header, count = transfer.import_city(infra.redis, file, replace, settings.city)
     except transfer.TransferError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{header['city']}: imported {count} key(s) from {file}")

@@ -77,12 +77,17 @@ def export_city(client: redis.Redis, city: str, path: Path) -> int:
     return count
 
 
-def import_city(client: redis.Redis, path: Path, replace: bool = False) -> tuple[dict, int]:
+def import_city(client: redis.Redis, path: Path, replace: bool = False,
+                city: str | None = None) -> tuple[dict, int]:
     """RESTORE every key of the file into `client` (a cluster client sends each to its
     node); the header and how many keys. Before writing anything it refuses a file cut
-    short, a target too old for the payloads, and (without `replace`) a key the target
-    already has."""
+    short, a file of another city than `city` (the instance's SPA_CITY), a target too
+    old for the payloads, and (without `replace`) a key the target already has."""
     header = check_file(path)
+    if city and header["city"] != city:
+        raise TransferError(f"the file holds the city {header['city']!r}, and SPA_CITY is "
+                            f"{city!r}: this instance would never read it; nothing was "
+                            f"written")
     check_version(header["redis_version"], server_version(client))
     if not replace and (existing := existing_keys(client, entries(path))):
         shown = ", ".join(existing[:SHOWN]) + (", ..." if len(existing) > SHOWN else "")

@@ -51,8 +51,9 @@ class City:
     ttl_keys: dict[str, str]  # name -> type, each with a TTL
 
 
-def spa_command(*args: str, redis_url: str, broker_url: str | None = None) -> Result:
-    env = {"SPA_REDIS_URL": redis_url, "SPA_BROKER_URL": broker_url, "SPA_CITY": CITY}
+def spa_command(*args: str, redis_url: str, broker_url: str | None = None,
+                city: str = CITY) -> Result:
+    env = {"SPA_REDIS_URL": redis_url, "SPA_BROKER_URL": broker_url, "SPA_CITY": city}
     return CliRunner().invoke(spa.cli, list(args), obj=spa.COMPOSITION, env=env)
 
 
@@ -233,6 +234,16 @@ def test_a_plain_redis_takes_the_file_too_and_a_cut_file_is_refused(city, redis_
     assert booking_bootstrap(Infra.from_settings(settings_for(url, "", tmp_path))).store.get(
         city.booking["id"]) is not None
     plain.flushdb()
+
+
+def test_a_file_of_another_city_is_refused(city, redis_server):
+    url = db_url(redis_server, PLAIN_DB)
+    plain = connect(url)
+    plain.flushdb()
+    refused = spa_command("data", "import", str(city.file), redis_url=url, city="new-york")
+    assert refused.exit_code != 0
+    assert "holds the city 'london', and SPA_CITY is 'new-york'" in refused.output
+    assert plain.dbsize() == 0
 
 
 def test_a_target_older_than_the_source_is_refused():
