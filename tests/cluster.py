@@ -10,6 +10,7 @@ import subprocess
 import time
 import uuid
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -184,7 +185,18 @@ def purge_queues(broker_url: str) -> None:
                 channel.close() if channel.is_open else None
 
 
-def scaled_out(cleanup: ExitStack, tmp_path_factory) -> dict[str, str]:
+@dataclass(frozen=True)
+class ScaledOut:
+    cluster: LocalCluster
+    vhost: RabbitVhost
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What `spa dev` needs to run on them."""
+        return {"SPA_REDIS_URL": self.cluster.url, "SPA_BROKER_URL": self.vhost.url}
+
+
+def scaled_out(cleanup: ExitStack, tmp_path_factory) -> ScaledOut:
     """A Redis Cluster and a RabbitMQ vhost of their own (stopped and deleted after)."""
     if reason := rabbitmq_reason():
         pytest.skip(f"the Redis Cluster + RabbitMQ half needs RabbitMQ: {reason}")
@@ -192,4 +204,4 @@ def scaled_out(cleanup: ExitStack, tmp_path_factory) -> dict[str, str]:
     cleanup.callback(cluster.stop)
     vhost = RabbitVhost().create()
     cleanup.callback(vhost.delete)
-    return {"SPA_REDIS_URL": cluster.url, "SPA_BROKER_URL": vhost.url}
+    return ScaledOut(cluster, vhost)

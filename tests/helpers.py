@@ -281,3 +281,19 @@ class SilentProxy:
             with contextlib.suppress(OSError):
                 end.shutdown(socket.SHUT_RDWR)
             end.close()
+
+
+def race(work: Callable[[int], None], replicas: int = 2) -> None:
+    """Run `work(replica)` in `replicas` threads released at once: replicas of a
+    worker racing for the same items."""
+    start = threading.Barrier(replicas)
+
+    def run(replica: int) -> None:
+        start.wait()
+        work(replica)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(replicas)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)

@@ -135,9 +135,13 @@ def booking(booking_id: str):
         notifications=api().notifications(booking_id), fees=fees_now(found))
 
 
-def local_date(booking: dict) -> date:
-    """The booking's day at its studio (its start carries UTC; the schedule has the zone)."""
-    zone = ZoneInfo(next(s["timezone"] for s in api().studios() if s["id"] == booking["studio"]))
+def studio_zone(studio_id: str) -> ZoneInfo:
+    return ZoneInfo(next(s["timezone"] for s in api().studios() if s["id"] == studio_id))
+
+
+def local_date(booking: dict, zone: ZoneInfo | None = None) -> date:
+    """The booking's day at its studio (its start carries UTC)."""
+    zone = zone or studio_zone(booking["studio"])
     return datetime.fromisoformat(booking["start"]).astimezone(zone).date()
 
 
@@ -178,14 +182,14 @@ def reschedule_form(booking_id: str):
     if found["status"] != "confirmed":
         flash(f"A {found['status'].replace('_', '-')} booking cannot be moved.", "error")
         return redirect(url_for("pages.booking", booking_id=booking_id))
+    zone = studio_zone(found["studio"])
     text = request.args.get("date", "")
     try:
-        day = date.fromisoformat(text) if text else local_date(found)
+        day = date.fromisoformat(text) if text else local_date(found, zone)
     except ValueError:
         abort(400, f"{text!r} is not a date (YYYY-MM-DD)")
     starts = api().slots(found["studio"], day, found["treatment"], found["duration"],
                          found.get("addons") or [])
-    zone = ZoneInfo(next(s["timezone"] for s in api().studios() if s["id"] == found["studio"]))
     return render_template("reschedule.html", booking=found, day=day, starts=starts, zone=zone,
                            names=treatment_names())
 

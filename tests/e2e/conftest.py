@@ -24,6 +24,6 @@ def stack(request, tmp_path_factory, smtp_server):
     with ExitStack() as cleanup:
         extra_env = {}
         if request.param == "cluster":
-            extra_env = scaled_out(cleanup, tmp_path_factory)
+            extra_env = scaled_out(cleanup, tmp_path_factory).env
         yield cleanup.enter_context(running_stack(
             tmp_path_factory.mktemp(f"stack-{request.param}"), smtp_server, extra_env))

@@ -15,7 +15,7 @@ from contextlib import ExitStack
 import pytest
 
 from services.common.redis import connect, key
-from tests.cluster import LocalCluster, RabbitVhost, rabbitmq_reason
+from tests.cluster import LocalCluster, scaled_out
 from tests.e2e.partner import book, direct
 from tests.e2e.stack import Stack, london_instant, running_stack
 from tests.helpers import wait_for
@@ -28,17 +28,11 @@ STARTS = [f"{hour:02d}:{minute:02d}" for hour in range(8, 19) for minute in (0, 
 
 @pytest.fixture(scope="module")
 def scaled(tmp_path_factory, smtp_server) -> Iterator[tuple[Stack, LocalCluster]]:
-    if reason := rabbitmq_reason():
-        pytest.skip(f"the failover test needs RabbitMQ: {reason}")
     with ExitStack() as cleanup:
-        cluster = LocalCluster(tmp_path_factory.mktemp("failover-cluster")).start()
-        cleanup.callback(cluster.stop)
-        vhost = RabbitVhost().create()
-        cleanup.callback(vhost.delete)
-        env = {"SPA_REDIS_URL": cluster.url, "SPA_BROKER_URL": vhost.url}
+        scaled = scaled_out(cleanup, tmp_path_factory)
         stack = cleanup.enter_context(running_stack(
-            tmp_path_factory.mktemp("failover"), smtp_server, env))
-        yield stack, cluster
+            tmp_path_factory.mktemp("failover"), smtp_server, scaled.env))
+        yield stack, scaled.cluster
 
 
 def master_of(cluster: LocalCluster, service: str) -> int:

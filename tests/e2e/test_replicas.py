@@ -36,7 +36,7 @@ def replicated(request, tmp_path_factory, smtp_server) -> Iterator[Stack]:
            "SPA_WEB_CONCURRENCY": "1"}  # each app's replicas are its processes here
     with ExitStack() as cleanup:
         if request.param == "cluster":  # as a scaled-out city runs: cluster, RabbitMQ
-            env |= scaled_out(cleanup, tmp_path_factory)
+            env |= scaled_out(cleanup, tmp_path_factory).env
         yield cleanup.enter_context(running_stack(
             tmp_path_factory.mktemp(f"replicas-{request.param}"), smtp_server, env,
             started_by_tests=(), replicas=REPLICAS))

@@ -12,7 +12,7 @@ from services.availability.app import create_app
 from services.availability.bootstrap import Context, bootstrap
 from services.availability.catalog_loader import load_city_if_empty
 from services.common.service import Infra
-from tests.helpers import ManualClock
+from tests.helpers import ManualClock, bearer
 from tests.integration.availability.support import NOW
 from tests.unit.availability.catalogs import LONDON_FILE
 
@@ -38,6 +38,21 @@ def ctx(infra, clock) -> Context:
 def rpc(ctx) -> dict:
     """The RPC methods as the worker serves them (params validated at the edge)."""
     return queues.methods(ctx)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def as_admin(api_keys):
+    return bearer(api_keys["admin"])
+
+
+@pytest.fixture
+def as_partner(api_keys):
+    return bearer(api_keys["partner"])  # camden only
 
 
 @pytest.fixture

@@ -6,25 +6,9 @@ import pytest
 
 from services.availability import queues
 from services.availability.bootstrap import bootstrap
-from tests.helpers import bearer
 from tests.integration.availability.support import DAY, hold_params
 
 SEARCH = f"/v1/slots?treatment=ashiatsu&duration=60&from={DAY}&to={DAY}"
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def as_admin(api_keys):
-    return bearer(api_keys["admin"])
-
-
-@pytest.fixture
-def as_partner(api_keys):
-    return bearer(api_keys["partner"])  # camden only
 
 
 @pytest.fixture

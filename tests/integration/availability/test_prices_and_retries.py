@@ -11,21 +11,10 @@ import pytest
 
 from services.availability.domain import CancellationPolicy
 from services.availability.handlers import catalog_admin
-from tests.helpers import bearer
 from tests.integration.availability.support import hold_params
 
 ADDON = {"name": "Hot stones", "extra_min": 10, "price": "12.00",
          "requires": {"equipment": ["massage_table"]}}
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def as_admin(api_keys):
-    return bearer(api_keys["admin"])
 
 
 def relaxation_body(client, as_admin, **changes) -> dict:

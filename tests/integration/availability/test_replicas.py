@@ -3,31 +3,16 @@ Redis: each expired hold is freed, and its news written, once."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from dataclasses import replace
 
 from services.availability.bootstrap import bootstrap
 from services.availability.handlers import reservations
 from services.availability.store import decode
+from tests.helpers import race
 from tests.integration.availability.support import hold_params
 
 REPLICAS = 2
 DAY_S = 24 * 3600
-
-
-def race(work: Callable[[int], None]) -> None:
-    start = threading.Barrier(REPLICAS)
-
-    def run(replica: int) -> None:
-        start.wait()
-        work(replica)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(REPLICAS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
 
 
 def expired_holds(rpc, ctx, clock, count: int) -> list[str]:

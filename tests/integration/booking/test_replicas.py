@@ -4,7 +4,6 @@ entry is claimed by one replica."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections import Counter
@@ -18,22 +17,9 @@ from services.booking.handlers import jobs
 from services.common import bus
 from services.common.errors import Unavailable
 from services.common.service import Infra
+from tests.helpers import race
 
 REPLICAS = 2
-
-
-def race(work: Callable[[int], None]) -> None:
-    start = threading.Barrier(REPLICAS)
-
-    def run(replica: int) -> None:
-        start.wait()
-        work(replica)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(REPLICAS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
 
 
 @pytest.fixture

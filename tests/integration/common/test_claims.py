@@ -7,7 +7,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from functools import partial
 
 import pytest
@@ -15,23 +14,9 @@ import pytest
 from services.common import bus
 from services.common.claims import Lease, claim_due, claim_first, release_first, unclaim
 from services.common.redis import connect, key
+from tests.helpers import race
 
 REPLICAS = 2
-
-
-def race(work: Callable[[int], None], replicas: int = REPLICAS) -> None:
-    """Run `work(replica)` in `replicas` threads released at once."""
-    start = threading.Barrier(replicas)
-
-    def run(replica: int) -> None:
-        start.wait()
-        work(replica)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(replicas)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
 
 
 def test_claim_due_gives_each_due_item_to_one_replica(redis_url):

@@ -153,14 +153,21 @@ def test_a_reminder_scheduled_before_replicas_is_dropped_by_the_cancellation(ctx
     assert scheduled_ids(ctx) == set()
 
 
+def claimed_reminder(ctx, clock, payload: dict):
+    """The booking's 24-hour reminder, scheduled, then due and claimed by a worker."""
+    reminders.schedule(ctx, event("booking.created", payload))
+    clock.advance(hours=13)
+    [reminder] = [d for d in pending_reminders(ctx, payload["booking"]["id"])
+                  if d.kind == "reminder"]
+    claimed, _ = ctx.store.claim(reminder.id, clock.now().timestamp(), 60)
+    return claimed
+
+
 def test_a_tried_reminder_stays_in_the_log_as_dropped(ctx, clock):
     payload = booked(clock, days=1.5)
     booking = payload["booking"]["id"]
-    reminders.schedule(ctx, event("booking.created", payload))
-    clock.advance(hours=13)
-    [reminder] = [d for d in pending_reminders(ctx, booking) if d.kind == "reminder"]
-    claimed, _ = ctx.store.claim(reminder.id, clock.now().timestamp(), 60)
-    ctx.store.save(claimed.failed("smtp timeout", clock.now(), 600.0))
+    reminder = claimed_reminder(ctx, clock, payload)
+    ctx.store.save(reminder.failed("smtp timeout", clock.now(), 600.0))
     reminders.drop(ctx, event("booking.cancelled", cancelled(payload)))
     kept = ctx.store.get(reminder.id)
     assert (kept.status, kept.attempts, kept.last_error) == ("failed", 1,
@@ -171,11 +178,8 @@ def test_a_tried_reminder_stays_in_the_log_as_dropped(ctx, clock):
 def test_a_sent_reminder_stays_sent_when_the_booking_is_cancelled(ctx, clock):
     payload = booked(clock, days=1.5)
     booking = payload["booking"]["id"]
-    reminders.schedule(ctx, event("booking.created", payload))
-    clock.advance(hours=13)
-    [reminder] = [d for d in pending_reminders(ctx, booking) if d.kind == "reminder"]
-    claimed, _ = ctx.store.claim(reminder.id, clock.now().timestamp(), 60)
-    ctx.store.save(claimed.sent(clock.now()))
+    reminder = claimed_reminder(ctx, clock, payload)
+    ctx.store.save(reminder.sent(clock.now()))
     reminders.drop(ctx, event("booking.cancelled", cancelled(payload)))
     assert ctx.store.get(reminder.id).status == "sent"
     assert pending_reminders(ctx, booking) == []  # the last-meal one went
